@@ -1,0 +1,65 @@
+# Entry points. `make test` and `make demo` each do their own set-up on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup test test-unit test-terraform checkov test-e2e lint fmt demo local bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## Create .venv with the pinned dev dependencies (no-op when current)
+
+$(STAMP): requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -qq --upgrade pip
+	$(PY) -m pip install -qq -r requirements-dev.txt
+	touch $@
+
+test: setup ## Run every check: lint, handler tests, terraform checks, checkov, end-to-end tests
+	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory test-unit
+	$(MAKE) --no-print-directory test-terraform
+	$(MAKE) --no-print-directory checkov
+	$(MAKE) --no-print-directory test-e2e
+
+test-unit: setup ## Handler tests (pytest + moto) with branch coverage of functions/; tooling tests
+	$(PY) -m pytest tests/unit --cov --cov-report=term-missing:skip-covered --cov-fail-under=90
+	$(PY) -m pytest tests/tools
+
+test-terraform: setup ## terraform fmt, init/validate everywhere, terraform test, tflint when installed
+	PY=$(PY) bash scripts/terraform-checks.sh
+
+checkov: ## checkov over the repository (own virtualenv: its pins clash with moto's)
+	PYTHON=$(PYTHON) bash scripts/checkov.sh
+
+test-e2e: setup ## End-to-end tests: real WebSocket clients against the local stack
+	$(PY) -m pytest tests/e2e
+
+lint: setup ## ruff (lint + format check) and mypy
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy functions
+
+fmt: setup ## Format Python and Terraform sources
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+	terraform fmt -recursive
+
+demo: setup ## Run the system locally (no AWS account): apply examples/complete, narrated scenario, tear down
+	$(PY) -m local demo
+
+local: setup ## Same stack, left running for interactive use (Ctrl-C tears it down)
+	$(PY) -m local up
+
+bench: setup ## Fan-out benchmark on the local stack: table, JSON and plot
+	$(PY) -m bench
+
+clean: ## Remove virtualenvs, build output, local state and caches
+	rm -rf $(VENV) .venv-* build .tf-offline .local .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -name .terraform -type d -prune -exec rm -rf {} +
