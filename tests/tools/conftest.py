@@ -1,0 +1,7 @@
+"""Make ``tools/`` importable: the archive stand-in lives there, outside any installed package."""
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tools"))
