@@ -1,0 +1,28 @@
+"""poll route: the caller's own history after a cursor, sent back as one history frame."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wsnotify import events, history, log, routes
+from wsnotify.config import Config
+from wsnotify.errors import FORBIDDEN, RequestError
+from wsnotify.validation import poll_request
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return routes.handle("poll", event, context, _poll)
+
+
+def _poll(cfg: Config, event: dict[str, Any], inv: log.Invocation, body: dict[str, Any]) -> bytes:
+    request = poll_request(body)
+    # The user is the authenticated caller, never a field of the frame: no one reads another's
+    # history.
+    user = events.caller_user(cfg, event)
+    if user is None:
+        raise RequestError(FORBIDDEN, "no authenticated user on this connection")
+    inv.set(userId=user, limit=request.limit)
+    counts: dict[str, Any] = {}
+    frame = history.page(cfg.require("notifications_table"), user, request, inv.request_id, counts)
+    inv.set(**counts)
+    return frame

@@ -1,0 +1,105 @@
+"""push: one core behind three entry points.
+
+- direct invoke by a backend (the event is the request; the result document is returned),
+- the `push` WebSocket route (client push, off by default; the reply is an ack/error frame),
+- the optional IAM-authorized HTTP API `POST /notifications` (payload format 2.0)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from wsnotify import config, envelope, events, log, notify, routes
+from wsnotify.errors import (
+    FORBIDDEN,
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    PAYLOAD_TOO_LARGE,
+    PUSH_DISABLED,
+    ConfigError,
+    RequestError,
+)
+from wsnotify.validation import parse_json_object, push_request
+
+_HTTP_STATUS = {PAYLOAD_TOO_LARGE: 413, FORBIDDEN: 403, INTERNAL_ERROR: 500}
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    if events.is_http_api(event):
+        return _http(event, context)
+    if events.is_websocket_message(event):
+        return routes.handle("push", event, context, _client_push)
+    return _backend(event, context, "invoke")
+
+
+def _backend(request: Any, context: Any, source: str, event: Any = None) -> dict[str, Any]:
+    """Validate and deliver a backend's request; always a result document, never a raise."""
+    inv = log.Invocation("push", event if event is not None else request, context)
+    inv.set(source=source)
+    counts: dict[str, Any] = {}
+    try:
+        cfg = config.load()
+        if not isinstance(request, dict):
+            raise RequestError(INVALID_REQUEST, "the request must be a JSON object")
+        valid = push_request(request, cfg, from_client=False)
+        # Backends and the HTTP API are not WebSocket events: only the configuration knows where
+        # the WebSocket API's @connections endpoint is.
+        endpoint = events.endpoint(cfg, None)
+        if endpoint is None:
+            raise ConfigError("CONNECTIONS_ENDPOINT is not set")
+        result = notify.push(cfg, valid, notify.BACKEND, endpoint, counts)
+    except RequestError as exc:
+        result = _failure(exc.code, exc.message)
+    except Exception:
+        log.exception("push failed")
+        result = _failure(INTERNAL_ERROR, f"internal error (request id: {inv.request_id or '-'})")
+    inv.set(ok=result["ok"], **counts)
+    if not result["ok"]:
+        inv.set(error=result["error"]["code"])
+    inv.emit()
+    return result
+
+
+def _failure(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+def _http(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        request: Any = parse_json_object(event.get("body"), bool(event.get("isBase64Encoded")))
+    except RequestError as exc:
+        request = exc  # reported through the same path as every other invalid request
+    if isinstance(request, RequestError):
+        inv = log.Invocation("push", event, context)
+        inv.set(source="http", ok=False, error=request.code)
+        inv.emit()
+        result = _failure(request.code, request.message)
+    else:
+        result = _backend(request, context, "http", event)
+    status = 200 if result["ok"] else _HTTP_STATUS.get(result["error"]["code"], 400)
+    return {
+        "statusCode": status,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(result, separators=(",", ":")),
+    }
+
+
+def _client_push(
+    cfg: config.Config, event: dict[str, Any], inv: log.Invocation, body: dict[str, Any]
+) -> bytes:
+    if not cfg.allow_client_push:
+        raise RequestError(PUSH_DISABLED, "client push is disabled on this API")
+    user = events.caller_user(cfg, event)
+    if user is None:
+        raise RequestError(FORBIDDEN, "no authenticated user on this connection")
+    inv.set(userId=user)
+    # The sender is the authenticated user; a `sender` field in the frame is refused as unknown.
+    request = push_request(body, cfg, from_client=True)
+    endpoint = events.endpoint(cfg, event)
+    assert endpoint is not None  # routes.handle checked it
+    counts: dict[str, Any] = {}
+    result = notify.push(cfg, request, notify.sender_of_user(user), endpoint, counts)
+    inv.set(**counts)
+    # Connection ids are the API's internal handles: a client learns only why sends failed.
+    result["failed"] = [{"error": f["error"]} for f in result["failed"]]
+    return envelope.ack(inv.request_id, result)

@@ -1,0 +1,1 @@
+"""Shared code of the WebSocket notification functions (handlers are thin adapters over it)."""

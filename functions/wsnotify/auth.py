@@ -1,0 +1,165 @@
+"""Token extraction, subprotocol selection and JWT verification (HS256 via SSM, or JWKS).
+
+PyJWT is imported lazily so connect (which uses the helpers here) never pays for it."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+from wsnotify import clients
+from wsnotify.config import Config
+from wsnotify.errors import ConfigError
+from wsnotify.validation import MAX_USER_ID_LENGTH
+
+SUBPROTOCOL_HEADER = "sec-websocket-protocol"
+# Three base64url parts; the signature may be empty so that `alg: none` tokens reach the
+# verifier and are refused there (rather than silently treated as a protocol name).
+_JWT_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})
+_ASYMMETRIC_ALGS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"}
+)
+
+
+class Unauthorized(Exception):
+    """Any reason to refuse a token. The reason is logged; the client only sees 401."""
+
+
+def header(event: dict[str, Any], name: str) -> str | None:
+    """Case-insensitive header lookup (API Gateway keeps the client's spelling)."""
+    headers = event.get("headers")
+    if not isinstance(headers, dict):
+        return None
+    for key, value in headers.items():
+        if isinstance(key, str) and key.lower() == name and isinstance(value, str):
+            return value
+    return None
+
+
+def offered_subprotocols(event: dict[str, Any]) -> list[str]:
+    raw = header(event, SUBPROTOCOL_HEADER) or ""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def looks_like_jwt(value: str) -> bool:
+    return _JWT_SHAPE.fullmatch(value) is not None
+
+
+def chosen_subprotocol(offered: list[str]) -> str | None:
+    """The one value connect echoes: the first that is not a token. None when nothing is offered
+    or when only a token is (echoing it would put the token in a response header)."""
+    for value in offered:
+        if not looks_like_jwt(value):
+            return value
+    return None
+
+
+def token_from_event(event: dict[str, Any]) -> str | None:
+    query = event.get("queryStringParameters")
+    if isinstance(query, dict):
+        token = query.get("token")
+        if isinstance(token, str) and token:
+            return token
+    for value in offered_subprotocols(event):
+        if looks_like_jwt(value):
+            return value
+    return None
+
+
+class _Cache:
+    """A value with an expiry, shared by the invocations of one process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[float, Any]] = {}
+
+    def get(self, key: str, ttl: float, load: Any) -> Any:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and hit[0] > time.monotonic():
+                return hit[1]
+            value = load()
+            self._entries[key] = (time.monotonic() + ttl, value)
+            return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+cache = _Cache()
+
+
+def _hs256_secret(config: Config) -> str:
+    name = config.require("jwt_secret_parameter")
+
+    def load() -> str:
+        out = clients.ssm().get_parameter(Name=name, WithDecryption=True)
+        value = str(out["Parameter"]["Value"])
+        if len(value) < 32:
+            # RFC 7518 3.2: an HS256 key must be at least 256 bits.
+            raise ConfigError("the HS256 secret is shorter than 32 characters")
+        return value
+
+    return str(cache.get(f"ssm:{name}", config.secret_cache_seconds, load))
+
+
+def _jwks_client(config: Config) -> Any:
+    import jwt
+
+    url = config.require("jwks_url")
+    return cache.get(
+        f"jwks:{url}",
+        # The client object caches the key set itself with the same lifespan.
+        86_400 * 365,
+        lambda: jwt.PyJWKClient(
+            url, cache_keys=True, lifespan=max(config.secret_cache_seconds, 1), timeout=5
+        ),
+    )
+
+
+def algorithms(config: Config) -> list[str]:
+    """The allow-list; a family that does not match the mode is a configuration error, which is
+    what prevents HS/RS confusion (a public key used as an HMAC secret)."""
+    allowed = _HMAC_ALGS if config.auth_mode == "hs256" else _ASYMMETRIC_ALGS
+    algs = list(config.jwt_algorithms)
+    bad = [a for a in algs if a not in allowed]
+    if not algs or bad:
+        raise ConfigError(f"JWT_ALGORITHMS not allowed with AUTH_MODE={config.auth_mode}")
+    return algs
+
+
+def verify(config: Config, token: str) -> str:
+    """Verify a token and return its `sub`. Raises Unauthorized (or ConfigError)."""
+    import jwt
+
+    if config.auth_mode not in ("hs256", "jwks"):
+        raise ConfigError("the authorizer runs only with AUTH_MODE hs256 or jwks")
+    algs = algorithms(config)
+    try:
+        if config.auth_mode == "hs256":
+            key: Any = _hs256_secret(config)
+        else:
+            key = _jwks_client(config).get_signing_key_from_jwt(token).key
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=algs,
+            issuer=config.jwt_issuer or None,
+            audience=config.jwt_audience or None,
+            leeway=config.jwt_leeway_seconds,
+            options={
+                "require": ["exp", "sub"],
+                "verify_aud": bool(config.jwt_audience),
+                "verify_iss": bool(config.jwt_issuer),
+            },
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized(type(exc).__name__) from None
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not 1 <= len(sub) <= MAX_USER_ID_LENGTH:
+        raise Unauthorized("InvalidSubject")
+    return sub

@@ -1,0 +1,155 @@
+"""Fan-out over the @connections API: bounded concurrency, throttling retries, 410 pruning.
+
+The transport sits behind `Sender` so tests inject faults at the client boundary and a later
+tuning can swap it; the policy (retry, classify, prune) lives here."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from botocore.exceptions import ClientError
+
+from wsnotify import clients, log
+
+GONE = "GoneException"
+THROTTLED = "LimitExceededException"
+_THROTTLE_CODES = frozenset({THROTTLED, "TooManyRequestsException", "ThrottlingException"})
+# Retries after the first attempt for throttling (429): exponential backoff with full jitter.
+RETRY_BASE_SECONDS = 0.05
+RETRY_MAX_SECONDS = 1.0
+RETRY_ATTEMPTS = 4
+sleep: Callable[[float], None] = time.sleep
+
+
+class Sender(Protocol):
+    def post(self, connection_id: str, data: bytes) -> None: ...
+
+
+class BotoSender:
+    """PostToConnection over the process-wide management client of an endpoint."""
+
+    def __init__(self, endpoint: str, pool_size: int) -> None:
+        self._client = clients.management(endpoint, pool_size)
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        self._client.post_to_connection(ConnectionId=connection_id, Data=data)
+
+
+# Tests replace this to wrap or fake the transport.
+sender_factory: Callable[[str, int], Sender] = BotoSender
+
+
+def get_sender(endpoint: str, pool_size: int) -> Sender:
+    return sender_factory(endpoint, pool_size)
+
+
+def error_code(exc: BaseException) -> str:
+    """A short, body-free name for a failure: the AWS error code or the exception class."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code") or "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status == 410:
+            return GONE
+        if status == 429 and code not in _THROTTLE_CODES:
+            return THROTTLED
+        return code or f"HTTP{status}"
+    return type(exc).__name__
+
+
+def send_one(sender: Sender, connection_id: str, data: bytes) -> str:
+    """Send one frame. Returns "ok", GONE, or the error code of the last failure."""
+    for attempt in range(RETRY_ATTEMPTS):
+        try:
+            sender.post(connection_id, data)
+            return "ok"
+        except Exception as exc:  # any transport failure is reported, never fatal to the rest
+            code = error_code(exc)
+        if code not in _THROTTLE_CODES or attempt == RETRY_ATTEMPTS - 1:
+            return code
+        sleep(random.uniform(0, min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt)))  # noqa: S311
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass
+class FanoutResult:
+    targeted: int = 0
+    delivered: int = 0
+    stale: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
+
+
+def pool(size: int) -> ThreadPoolExecutor:
+    """The process-wide worker pool, reused across invocations (threads outlive a request)."""
+    global _pool, _pool_size
+    with _pool_lock:
+        if _pool is None or _pool_size != size:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="wsnotify")
+            _pool_size = size
+        return _pool
+
+
+def fanout(
+    sender: Sender,
+    connection_ids: Iterable[str],
+    data: bytes,
+    concurrency: int,
+    on_gone: Callable[[str], None],
+) -> FanoutResult:
+    """Send `data` to every connection with at most `concurrency` requests in flight.
+
+    `on_gone` (the stale-row delete) runs in the worker that saw the 410, so deletes overlap
+    with the remaining sends instead of trailing them serially."""
+    ids = list(dict.fromkeys(connection_ids))
+    result = FanoutResult(targeted=len(ids))
+    if not ids:
+        return result
+    lock = threading.Lock()
+    queue = iter(ids)
+
+    def worker() -> FanoutResult:
+        mine = FanoutResult()
+        while True:
+            with lock:
+                cid = next(queue, None)
+            if cid is None:
+                return mine
+            outcome = send_one(sender, cid, data)
+            if outcome == "ok":
+                mine.delivered += 1
+            elif outcome == GONE:
+                mine.stale.append(cid)
+                try:
+                    on_gone(cid)
+                except Exception:  # a failed prune must not stop delivery; TTL removes it later
+                    log.exception("stale connection delete failed")
+            else:
+                mine.failed.append({"connectionId": cid, "error": outcome})
+
+    workers = min(concurrency, len(ids))
+    executor = pool(concurrency)
+    for part in [f.result() for f in [executor.submit(worker) for _ in range(workers)]]:
+        result.delivered += part.delivered
+        result.stale.extend(part.stale)
+        result.failed.extend(part.failed)
+    return result
+
+
+def map_concurrently(func: Callable[[Any], Any], items: list[Any], concurrency: int) -> list[Any]:
+    """Run `func` over `items` on the shared pool (GSI queries, scan segments); keeps order."""
+    if len(items) <= 1:
+        return [func(item) for item in items]
+    return list(pool(concurrency).map(func, items))

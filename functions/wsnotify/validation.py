@@ -1,0 +1,134 @@
+"""Validation of push and poll requests: precise messages, never exceptions other than
+RequestError."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from wsnotify.config import Config
+from wsnotify.errors import FORBIDDEN, INVALID_REQUEST, RequestError
+from wsnotify.ids import is_ulid
+
+MAX_USER_ID_LENGTH = 128
+MAX_USER_IDS = 100
+POLL_DEFAULT_LIMIT = 20
+POLL_MAX_LIMIT = 100
+_PUSH_FIELDS = frozenset({"userId", "userIds", "broadcast", "message", "persist", "ttlSeconds"})
+_POLL_FIELDS = frozenset({"after", "limit"})
+
+
+def _invalid(message: str) -> RequestError:
+    return RequestError(INVALID_REQUEST, message)
+
+
+def parse_json_object(body: Any, is_base64: bool = False) -> dict[str, Any]:
+    """Parse a frame or HTTP body that must be one JSON object."""
+    if body is None or body == "":
+        raise _invalid("the request body is empty")
+    if not isinstance(body, str):
+        raise _invalid("the request body must be JSON text")
+    if is_base64:
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise _invalid("the request body is not valid base64 UTF-8") from None
+    try:
+        value = json.loads(body)
+    except (json.JSONDecodeError, RecursionError):
+        raise _invalid("the request body is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise _invalid("the request must be a JSON object")
+    return value
+
+
+def user_id(value: Any, name: str = "userId") -> str:
+    if not isinstance(value, str):
+        raise _invalid(f"{name} must be a string")
+    if not 1 <= len(value) <= MAX_USER_ID_LENGTH:
+        raise _invalid(f"{name} must be 1..{MAX_USER_ID_LENGTH} characters")
+    return value
+
+
+def _check_fields(request: dict[str, Any], allowed: frozenset[str]) -> None:
+    unknown = sorted(k for k in request if k not in allowed)
+    if unknown:
+        raise _invalid(f"unknown field(s): {', '.join(str(k)[:40] for k in unknown[:5])}")
+
+
+@dataclass(frozen=True)
+class PushRequest:
+    user_ids: tuple[str, ...]  # empty for broadcast
+    broadcast: bool
+    message: Any
+    persist: bool
+    ttl_seconds: int
+
+
+def push_request(request: dict[str, Any], config: Config, from_client: bool) -> PushRequest:
+    """Validate a push request (the `action` key of a WebSocket frame is removed by the caller)."""
+    _check_fields(request, _PUSH_FIELDS)
+    targets = [k for k in ("userId", "userIds", "broadcast") if k in request]
+    if len(targets) != 1:
+        raise _invalid("exactly one of userId, userIds, broadcast")
+    if "message" not in request:
+        raise _invalid("message is required")
+
+    broadcast = False
+    user_ids: tuple[str, ...] = ()
+    if "userId" in request:
+        user_ids = (user_id(request["userId"]),)
+    elif "userIds" in request:
+        raw = request["userIds"]
+        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_USER_IDS:
+            raise _invalid(f"userIds must be a list of 1..{MAX_USER_IDS} user ids")
+        user_ids = tuple(user_id(u, "userIds[]") for u in raw)
+        if len(set(user_ids)) != len(user_ids):
+            raise _invalid("userIds must be unique")
+    else:
+        if request["broadcast"] is not True:
+            raise _invalid("broadcast must be true when present")
+        if from_client:
+            raise RequestError(FORBIDDEN, "clients may not broadcast")
+        if not config.allow_broadcast:
+            raise RequestError(FORBIDDEN, "broadcast is disabled (ALLOW_BROADCAST)")
+        broadcast = True
+
+    persist = request.get("persist")
+    if persist is None:
+        persist = config.persist_default and not broadcast
+    elif not isinstance(persist, bool):
+        raise _invalid("persist must be true or false")
+    elif persist and broadcast:
+        raise _invalid("broadcasts are not persisted: omit persist or set it to false")
+
+    ttl = request.get("ttlSeconds")
+    if ttl is None:
+        ttl = config.history_ttl_seconds
+    elif isinstance(ttl, bool) or not isinstance(ttl, int):
+        raise _invalid("ttlSeconds must be an integer")
+    elif not 1 <= ttl <= config.history_max_ttl_seconds:
+        raise _invalid(f"ttlSeconds must be 1..{config.history_max_ttl_seconds}")
+    return PushRequest(user_ids, broadcast, request["message"], persist, ttl)
+
+
+@dataclass(frozen=True)
+class PollRequest:
+    after: str | None
+    limit: int
+
+
+def poll_request(request: dict[str, Any]) -> PollRequest:
+    _check_fields(request, _POLL_FIELDS)
+    after = request.get("after")
+    if after is not None and not is_ulid(after):
+        raise _invalid("after must be a notification id (26-character ULID) or null")
+    limit = request.get("limit", POLL_DEFAULT_LIMIT)
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise _invalid("limit must be an integer")
+    if not 1 <= limit <= POLL_MAX_LIMIT:
+        raise _invalid(f"limit must be 1..{POLL_MAX_LIMIT}")
+    return PollRequest(after, limit)
