@@ -1,0 +1,54 @@
+output "websocket_url" {
+  description = "Connect here with ?token=<HS256 JWT whose sub is the user id>."
+  value       = module.notifications.websocket_url
+}
+
+output "push_function_arn" {
+  description = "Invoke this function (lambda:InvokeFunction) to push a notification."
+  value       = module.notifications.push_function_arn
+}
+
+output "push_function_name" {
+  description = "Name of the push function, for `aws lambda invoke` and boto3."
+  value       = module.notifications.push_function_name
+}
+
+output "connections_endpoint" {
+  description = "The @connections management endpoint of the stage."
+  value       = module.notifications.connections_endpoint
+}
+
+output "http_publish_url" {
+  description = "SigV4-authorized POST endpoint that accepts the same JSON as the push function."
+  value       = module.notifications.http_publish_url
+}
+
+output "http_publish_route_arn" {
+  description = "Resource to grant execute-api:Invoke on for HTTP publishers."
+  value       = module.notifications.http_publish_route_arn
+}
+
+output "jwt_secret_parameter_name" {
+  description = "SSM SecureString holding the HS256 secret (read it with --with-decryption to sign test tokens)."
+  value       = aws_ssm_parameter.jwt_secret.name
+}
+
+output "function_names" {
+  description = "Every function name, keyed by role."
+  value       = module.notifications.function_names
+}
+
+output "connections_table_name" {
+  description = "Connections table."
+  value       = module.notifications.connections_table_name
+}
+
+output "notifications_table_name" {
+  description = "Notification history table."
+  value       = module.notifications.notifications_table_name
+}
+
+output "region" {
+  description = "Region of the deployment."
+  value       = var.region
+}

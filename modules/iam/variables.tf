@@ -1,0 +1,104 @@
+variable "create" {
+  type        = bool
+  description = "Whether to create the roles. When false the module creates nothing and its outputs are empty."
+  default     = true
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of the role names: `<name_prefix>-<function>`."
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9+=,.@_-]{1,50}$", var.name_prefix))
+    error_message = "name_prefix must be 1-50 characters valid in an IAM role name (letters, digits, +=,.@_-)."
+  }
+}
+
+variable "create_authorizer_role" {
+  type        = bool
+  description = "Create the authorizer's role (true when authentication is enabled)."
+  default     = true
+}
+
+variable "region" {
+  type        = string
+  description = "AWS Region of the deployment; used in kms:ViaService conditions."
+}
+
+variable "connections_table_arn" {
+  type        = string
+  description = "ARN of the connections table."
+}
+
+variable "connections_user_index_arn" {
+  type        = string
+  description = "ARN of the connections table's userId GSI (push queries it)."
+}
+
+variable "notifications_table_arn" {
+  type        = string
+  description = "ARN of the notifications table."
+}
+
+variable "table_kms_key_arn" {
+  type        = string
+  description = "Customer-managed KMS key of the tables, if any: the table-using roles get the key actions DynamoDB needs, only through DynamoDB."
+  default     = null
+}
+
+variable "api_execution_arn" {
+  type        = string
+  description = "Execution ARN of the WebSocket API (arn:aws:execute-api:region:account:apiId)."
+}
+
+variable "stage_name" {
+  type        = string
+  description = "WebSocket stage name; execute-api:ManageConnections is scoped to `<api_execution_arn>/<stage_name>/POST/@connections/*`."
+}
+
+variable "enable_broadcast" {
+  type        = bool
+  description = "Grant push dynamodb:Scan on the connections table (needed for broadcast only)."
+  default     = false
+}
+
+variable "grant_connection_lookup" {
+  type        = bool
+  description = "Grant poll and push dynamodb:GetItem on the connections table. Needed only when authentication is disabled: the user of a frame is then read from the connection row instead of the authorizer context."
+  default     = false
+}
+
+variable "jwt_secret_parameter_arn" {
+  type        = string
+  description = "ARN of the SSM parameter holding the HS256 secret; the authorizer may read only this parameter. Null in JWKS mode."
+  default     = null
+}
+
+variable "jwt_secret_kms_key_arn" {
+  type        = string
+  description = "Customer-managed KMS key encrypting the SSM SecureString, if any (the aws/ssm key needs no grant): the authorizer gets kms:Decrypt on it through SSM only."
+  default     = null
+}
+
+variable "log_group_arns" {
+  type        = map(string)
+  description = "Log group ARN per function name (connect, disconnect, push, poll, authorizer); each role may write only to its own group."
+}
+
+variable "tracing_enabled" {
+  type        = bool
+  description = "Attach AWSXRayDaemonWriteAccess so functions can send X-Ray segments (X-Ray has no resource-level permissions, hence a managed policy)."
+  default     = false
+}
+
+variable "permissions_boundary_arn" {
+  type        = string
+  description = "Permissions boundary applied to every role, for organisations that require one."
+  default     = null
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags applied to the roles."
+  default     = {}
+}

@@ -1,0 +1,95 @@
+locals {
+  provisioned = var.billing_mode == "PROVISIONED"
+  # Fixed by docs/architecture.md (CONNECTIONS_USER_INDEX default): not an input.
+  user_index_name = "userId-index"
+}
+
+# Live WebSocket connections. Rows are written at $connect and removed at $disconnect; because
+# $disconnect is best effort, every row also carries expiresAt so DynamoDB TTL reaps leftovers.
+resource "aws_dynamodb_table" "connections" {
+  #checkov:skip=CKV_AWS_28:Rows live at most ~2 hours (API Gateway's connection limit) and clients rebuild them by reconnecting; PITR is configurable (connections_point_in_time_recovery).
+  #checkov:skip=CKV_AWS_119:A customer-managed key is optional (kms_key_arn); by default the table is encrypted at rest with the AWS-owned key, which costs nothing at idle.
+  count = var.create ? 1 : 0
+
+  name                        = "${var.name_prefix}-connections"
+  billing_mode                = var.billing_mode
+  read_capacity               = local.provisioned ? var.provisioned_capacity.connections_read : null
+  write_capacity              = local.provisioned ? var.provisioned_capacity.connections_write : null
+  hash_key                    = "connectionId"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "connectionId"
+    type = "S"
+  }
+
+  attribute {
+    name = "userId"
+    type = "S"
+  }
+
+  # Fan-out reads only the connection ids of one user, so the index projects keys only.
+  global_secondary_index {
+    name            = local.user_index_name
+    hash_key        = "userId"
+    projection_type = "KEYS_ONLY"
+    read_capacity   = local.provisioned ? var.provisioned_capacity.index_read : null
+    write_capacity  = local.provisioned ? var.provisioned_capacity.index_write : null
+  }
+
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  point_in_time_recovery {
+    enabled = var.connections_point_in_time_recovery
+  }
+
+  tags = var.tags
+}
+
+# Notification history: one partition per user, ULID sort key (time-ordered), TTL on expiresAt.
+resource "aws_dynamodb_table" "notifications" {
+  #checkov:skip=CKV_AWS_119:A customer-managed key is optional (kms_key_arn); by default the table is encrypted at rest with the AWS-owned key, which costs nothing at idle.
+  count = var.create ? 1 : 0
+
+  name                        = "${var.name_prefix}-notifications"
+  billing_mode                = var.billing_mode
+  read_capacity               = local.provisioned ? var.provisioned_capacity.notifications_read : null
+  write_capacity              = local.provisioned ? var.provisioned_capacity.notifications_write : null
+  hash_key                    = "userId"
+  range_key                   = "notificationId"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "userId"
+    type = "S"
+  }
+
+  attribute {
+    name = "notificationId"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  point_in_time_recovery {
+    enabled = var.notifications_point_in_time_recovery
+  }
+
+  tags = var.tags
+}

@@ -1,0 +1,29 @@
+output "connections_table_name" {
+  description = "Name of the connections table (the CONNECTIONS_TABLE environment variable)."
+  value       = try(aws_dynamodb_table.connections[0].name, null)
+}
+
+output "connections_table_arn" {
+  description = "ARN of the connections table, for IAM policies."
+  value       = try(aws_dynamodb_table.connections[0].arn, null)
+}
+
+output "connections_user_index_name" {
+  description = "Name of the connections table's GSI keyed by userId (the CONNECTIONS_USER_INDEX environment variable)."
+  value       = var.create ? local.user_index_name : null
+}
+
+output "connections_user_index_arn" {
+  description = "ARN of the userId GSI, for IAM policies that Query it."
+  value       = try("${aws_dynamodb_table.connections[0].arn}/index/${local.user_index_name}", null)
+}
+
+output "notifications_table_name" {
+  description = "Name of the notifications table (the NOTIFICATIONS_TABLE environment variable)."
+  value       = try(aws_dynamodb_table.notifications[0].name, null)
+}
+
+output "notifications_table_arn" {
+  description = "ARN of the notifications table, for IAM policies."
+  value       = try(aws_dynamodb_table.notifications[0].arn, null)
+}

@@ -1,0 +1,128 @@
+# Unit tests of the tables module: keys, GSI, TTL, encryption, PITR and switches.
+mock_provider "aws" {}
+
+variables {
+  name_prefix = "t"
+}
+
+run "defaults" {
+  command = plan
+
+  assert {
+    condition     = aws_dynamodb_table.connections[0].name == "t-connections" && aws_dynamodb_table.connections[0].hash_key == "connectionId"
+    error_message = "connections table is keyed by connectionId"
+  }
+
+  assert {
+    condition = [for g in aws_dynamodb_table.connections[0].global_secondary_index : {
+      name = g.name, hash_key = g.hash_key, projection_type = g.projection_type
+    }] == [{ name = "userId-index", hash_key = "userId", projection_type = "KEYS_ONLY" }]
+    error_message = "connections needs the KEYS_ONLY userId-index GSI"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.connections[0].ttl[0].enabled && aws_dynamodb_table.connections[0].ttl[0].attribute_name == "expiresAt"
+    error_message = "connections rows expire by TTL on expiresAt"
+  }
+
+  assert {
+    condition = (aws_dynamodb_table.notifications[0].hash_key == "userId"
+    && aws_dynamodb_table.notifications[0].range_key == "notificationId")
+    error_message = "notifications are keyed by userId + notificationId"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.notifications[0].ttl[0].enabled && aws_dynamodb_table.notifications[0].ttl[0].attribute_name == "expiresAt"
+    error_message = "notifications expire by TTL on expiresAt"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.connections[0].billing_mode == "PAY_PER_REQUEST" && aws_dynamodb_table.notifications[0].billing_mode == "PAY_PER_REQUEST"
+    error_message = "on-demand billing by default"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.notifications[0].point_in_time_recovery[0].enabled && !aws_dynamodb_table.connections[0].point_in_time_recovery[0].enabled
+    error_message = "PITR on for notifications, off for connections by default"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.connections[0].server_side_encryption[0].enabled && aws_dynamodb_table.notifications[0].server_side_encryption[0].enabled
+    error_message = "server-side encryption is always on"
+  }
+
+  assert {
+    condition     = !aws_dynamodb_table.connections[0].deletion_protection_enabled
+    error_message = "deletion protection off by default"
+  }
+
+  assert {
+    condition     = output.connections_user_index_name == "userId-index"
+    error_message = "index name output"
+  }
+}
+
+run "customer_key_protection_and_provisioned" {
+  command = plan
+
+  variables {
+    kms_key_arn                          = "arn:aws:kms:eu-west-1:111122223333:key/k"
+    deletion_protection                  = true
+    billing_mode                         = "PROVISIONED"
+    connections_point_in_time_recovery   = true
+    notifications_point_in_time_recovery = false
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.notifications[0].server_side_encryption[0].kms_key_arn == "arn:aws:kms:eu-west-1:111122223333:key/k"
+    error_message = "customer key is used"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.connections[0].deletion_protection_enabled && aws_dynamodb_table.notifications[0].deletion_protection_enabled
+    error_message = "deletion protection switch"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.connections[0].read_capacity == 5 && one(aws_dynamodb_table.connections[0].global_secondary_index[*].write_capacity) == 5
+    error_message = "provisioned capacity is set on table and index"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.connections[0].point_in_time_recovery[0].enabled && !aws_dynamodb_table.notifications[0].point_in_time_recovery[0].enabled
+    error_message = "PITR follows the input"
+  }
+}
+
+run "create_false" {
+  command = plan
+
+  variables {
+    create = false
+  }
+
+  assert {
+    condition     = length(aws_dynamodb_table.connections) == 0 && length(aws_dynamodb_table.notifications) == 0 && output.connections_table_name == null
+    error_message = "create = false creates nothing"
+  }
+}
+
+run "rejects_bad_billing_mode" {
+  command = plan
+
+  variables {
+    billing_mode = "ON_DEMAND"
+  }
+
+  expect_failures = [var.billing_mode]
+}
+
+run "rejects_bad_kms_key" {
+  command = plan
+
+  variables {
+    kms_key_arn = "alias/mine"
+  }
+
+  expect_failures = [var.kms_key_arn]
+}

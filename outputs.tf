@@ -1,0 +1,94 @@
+output "websocket_url" {
+  description = "URL clients connect to: wss://{api_id}.execute-api.{region}.amazonaws.com/{stage} (add ?token=<jwt> or offer the token as a subprotocol)."
+  value       = module.websocket_api.websocket_url
+}
+
+output "connections_endpoint" {
+  description = "The @connections management endpoint (https://...{stage}): endpoint_url for boto3's apigatewaymanagementapi client."
+  value       = module.websocket_api.management_endpoint
+}
+
+output "websocket_api_id" {
+  description = "ID of the WebSocket API."
+  value       = module.websocket_api.api_id
+}
+
+output "websocket_api_execution_arn" {
+  description = "Execution ARN of the WebSocket API; `<arn>/<stage>/POST/@connections/*` scopes execute-api:ManageConnections."
+  value       = module.websocket_api.execution_arn
+}
+
+output "websocket_stage_name" {
+  description = "Name of the WebSocket stage."
+  value       = module.websocket_api.stage_name
+}
+
+output "push_function_arn" {
+  description = "ARN of the push function: grant backends lambda:InvokeFunction on it and invoke it with the JSON request of docs/architecture.md."
+  value       = try(aws_lambda_function.this["push"].arn, null)
+}
+
+output "push_function_name" {
+  description = "Name of the push function (FunctionName for boto3 lambda.invoke)."
+  value       = try(aws_lambda_function.this["push"].function_name, null)
+}
+
+output "function_arns" {
+  description = "ARN of every function, keyed connect, disconnect, push, poll and (when authentication is on) authorizer."
+  value       = { for f, fn in aws_lambda_function.this : f => fn.arn }
+}
+
+output "function_names" {
+  description = "Name of every function, keyed like function_arns."
+  value       = { for f, fn in aws_lambda_function.this : f => fn.function_name }
+}
+
+output "function_role_arns" {
+  description = "IAM role ARN of every function, keyed like function_arns (attach extra policies here)."
+  value       = module.iam.role_arns
+}
+
+output "log_group_names" {
+  description = "CloudWatch log group of every function, keyed like function_arns."
+  value       = { for f, group in aws_cloudwatch_log_group.function : f => group.name }
+}
+
+output "connections_table_name" {
+  description = "Name of the connections table."
+  value       = module.tables.connections_table_name
+}
+
+output "connections_table_arn" {
+  description = "ARN of the connections table."
+  value       = module.tables.connections_table_arn
+}
+
+output "notifications_table_name" {
+  description = "Name of the notifications (history) table."
+  value       = module.tables.notifications_table_name
+}
+
+output "notifications_table_arn" {
+  description = "ARN of the notifications table."
+  value       = module.tables.notifications_table_arn
+}
+
+output "jwt_secret_parameter_name" {
+  description = "SSM parameter the authorizer reads the HS256 secret from (null unless auth.mode is hs256). Create it as a SecureString."
+  value       = var.create && local.uses_ssm_secret ? local.jwt_secret_parameter_name : null
+}
+
+output "authorizer_layer_arn" {
+  description = "ARN of the dependency layer the module built for the authorizer (null when auth is disabled or authorizer_layer_arns is used)."
+  value       = try(aws_lambda_layer_version.authorizer[0].arn, null)
+}
+
+output "http_publish_url" {
+  description = "URL of the SigV4-authorized publish endpoint (POST JSON to it), or null when not created."
+  value       = try("${aws_apigatewayv2_api.http[0].api_endpoint}/notifications", null)
+}
+
+output "http_publish_route_arn" {
+  description = "Resource for execute-api:Invoke in the IAM policy of a backend that publishes over HTTP."
+  value       = try("${aws_apigatewayv2_api.http[0].execution_arn}/${aws_apigatewayv2_stage.http[0].name}/POST/notifications", null)
+}

@@ -1,0 +1,366 @@
+# Unit tests of the root module: packaging, functions and their settings, wiring of the
+# submodules, switches and input validation. Plan only, against a mocked AWS provider; the
+# archive provider is real (or the offline stand-in from scripts/tf-env.sh), so the zip of
+# functions/ is really built.
+mock_provider "aws" {
+  override_during = plan
+
+  mock_data "aws_region" {
+    defaults = { name = "eu-west-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws", dns_suffix = "amazonaws.com" }
+  }
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "111122223333" }
+  }
+}
+
+override_resource {
+  target          = module.websocket_api.aws_apigatewayv2_api.this[0]
+  override_during = plan
+  values = {
+    id            = "abc123"
+    execution_arn = "arn:aws:execute-api:eu-west-1:111122223333:abc123"
+    api_endpoint  = "wss://abc123.execute-api.eu-west-1.amazonaws.com"
+  }
+}
+
+override_resource {
+  target          = module.tables.aws_dynamodb_table.connections[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-connections" }
+}
+
+override_resource {
+  target          = module.tables.aws_dynamodb_table.notifications[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-notifications" }
+}
+
+override_resource {
+  target          = aws_cloudwatch_log_group.function
+  override_during = plan
+  values          = { arn = "arn:aws:logs:eu-west-1:111122223333:log-group:fn" }
+}
+
+run "defaults" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer"])
+    error_message = "five functions with authentication on by default"
+  }
+
+  assert {
+    condition     = alltrue([for k, f in aws_lambda_function.this : f.handler == "${k}.handler" && f.function_name == "ws-notify-${k}"])
+    error_message = "handler strings follow docs/architecture.md"
+  }
+
+  assert {
+    condition = alltrue([for f in aws_lambda_function.this :
+      f.filename == data.archive_file.functions[0].output_path
+      && f.source_code_hash == data.archive_file.functions[0].output_base64sha256
+    && f.runtime == "python3.12" && f.architectures == tolist(["arm64"])])
+    error_message = "one zip serves every function, hashed, on arm64 / python3.12"
+  }
+
+  assert {
+    condition     = data.archive_file.functions[0].output_file_mode == "0644" && contains(data.archive_file.functions[0].excludes, "**/__pycache__/**") && contains(data.archive_file.functions[0].excludes, "**/*.pyc") && contains(data.archive_file.functions[0].excludes, "tests/**")
+    error_message = "deterministic zip without caches or tests"
+  }
+
+  assert {
+    condition     = startswith(data.archive_file.functions[0].output_path, "./build/ws-notify/") || startswith(data.archive_file.functions[0].output_path, "build/ws-notify/")
+    error_message = "the zip is written to the git-ignored build folder"
+  }
+
+  assert {
+    condition = aws_lambda_function.this["push"].environment[0].variables == tomap({
+      CONNECTIONS_TABLE       = "ws-notify-connections"
+      CONNECTIONS_USER_INDEX  = "userId-index"
+      NOTIFICATIONS_TABLE     = "ws-notify-notifications"
+      CONNECTIONS_ENDPOINT    = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+      ALLOW_CLIENT_PUSH       = "false"
+      ALLOW_BROADCAST         = "false"
+      PERSIST_DEFAULT         = "true"
+      HISTORY_TTL_SECONDS     = "604800"
+      HISTORY_MAX_TTL_SECONDS = "2592000"
+      SEND_CONCURRENCY        = "32"
+      BROADCAST_SCAN_SEGMENTS = "4"
+      LOG_LEVEL               = "INFO"
+    })
+    error_message = "push environment per docs/architecture.md"
+  }
+
+  assert {
+    condition = (aws_lambda_function.this["poll"].environment[0].variables.CONNECTIONS_ENDPOINT == "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+    && aws_lambda_function.this["poll"].environment[0].variables.SEND_CONCURRENCY == "32")
+    error_message = "poll posts to the stage's management endpoint"
+  }
+
+  assert {
+    condition = (aws_lambda_function.this["connect"].environment[0].variables.AUTH_MODE == "hs256"
+    && aws_lambda_function.this["connect"].environment[0].variables.CONNECTION_TTL_SECONDS == "7500")
+    error_message = "connect environment"
+  }
+
+  assert {
+    condition = aws_lambda_function.this["authorizer"].environment[0].variables == tomap({
+      AUTH_MODE            = "hs256"
+      JWT_SECRET_PARAMETER = "/ws-notify/jwt-secret"
+      JWT_LEEWAY_SECONDS   = "30"
+      SECRET_CACHE_SECONDS = "300"
+      LOG_LEVEL            = "INFO"
+    })
+    error_message = "the authorizer gets the parameter name (never the secret) and no table names"
+  }
+
+  assert {
+    condition = contains(jsondecode(module.iam.policy_documents["authorizer"]).Statement, {
+      Sid      = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameter"],
+      Resource = ["arn:aws:ssm:eu-west-1:111122223333:parameter/ws-notify/jwt-secret"]
+    })
+    error_message = "the authorizer may read exactly the default parameter"
+  }
+
+  assert {
+    condition = contains(jsondecode(module.iam.policy_documents["push"]).Statement, {
+      Sid      = "PostToConnections", Effect = "Allow", Action = ["execute-api:ManageConnections"],
+      Resource = ["arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/POST/@connections/*"]
+    })
+    error_message = "push may post to this stage's connections only"
+  }
+
+  assert {
+    condition     = length(terraform_data.authorizer_layer) == 1 && aws_lambda_layer_version.authorizer[0].compatible_architectures == toset(["arm64"]) && aws_lambda_layer_version.authorizer[0].compatible_runtimes == toset(["python3.12"])
+    error_message = "the dependency layer is built for the functions' architecture and runtime"
+  }
+
+  assert {
+    condition     = alltrue([for k, g in aws_cloudwatch_log_group.function : g.name == "/aws/lambda/ws-notify-${k}" && g.retention_in_days == 30])
+    error_message = "one log group per function, with retention"
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.tracing_config[0].mode == "PassThrough" && f.reserved_concurrent_executions == -1])
+    error_message = "tracing and reserved concurrency off by default"
+  }
+
+  assert {
+    condition     = !contains(keys(module.websocket_api.route_ids), "push") && length(aws_apigatewayv2_api.http) == 0
+    error_message = "no client push route and no HTTP endpoint by default"
+  }
+
+  assert {
+    condition     = output.connections_endpoint == "https://abc123.execute-api.eu-west-1.amazonaws.com/prod" && output.push_function_name == "ws-notify-push"
+    error_message = "outputs"
+  }
+}
+
+run "everything_on" {
+  command = plan
+
+  override_resource {
+    target          = aws_lambda_function.this["push"]
+    override_during = plan
+    values          = { invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/push/invocations" }
+  }
+
+  variables {
+    enable_client_push           = true
+    enable_broadcast             = true
+    create_http_publish_endpoint = true
+    push_send_concurrency        = 64
+    lambda_architecture          = "x86_64"
+    tracing_enabled              = true
+    reserved_concurrency         = { push = 10 }
+  }
+
+  assert {
+    condition = (aws_lambda_function.this["push"].environment[0].variables.ALLOW_CLIENT_PUSH == "true"
+      && aws_lambda_function.this["push"].environment[0].variables.ALLOW_BROADCAST == "true"
+      && aws_lambda_function.this["push"].environment[0].variables.SEND_CONCURRENCY == "64"
+    && aws_lambda_function.this["poll"].environment[0].variables.SEND_CONCURRENCY == "64")
+    error_message = "switches reach the push and poll functions"
+  }
+
+  assert {
+    condition     = contains(keys(module.websocket_api.route_ids), "push")
+    error_message = "client push creates the push route"
+  }
+
+  assert {
+    condition     = contains([for s in jsondecode(module.iam.policy_documents["push"]).Statement : s.Sid], "BroadcastScan")
+    error_message = "broadcast grants Scan"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_route.http_push[0].route_key == "POST /notifications" && aws_apigatewayv2_route.http_push[0].authorization_type == "AWS_IAM"
+    error_message = "the HTTP publish route requires SigV4"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_integration.http_push[0].integration_uri == aws_lambda_function.this["push"].invoke_arn && aws_lambda_permission.http_push[0].function_name == "ws-notify-push"
+    error_message = "the HTTP route invokes the push function"
+  }
+
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.architectures == tolist(["x86_64"]) && f.tracing_config[0].mode == "Active"]) && aws_lambda_layer_version.authorizer[0].compatible_architectures == toset(["x86_64"])
+    error_message = "architecture and tracing apply to every function and the layer"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["push"].reserved_concurrent_executions == 10 && aws_lambda_function.this["poll"].reserved_concurrent_executions == -1
+    error_message = "reserved concurrency per function"
+  }
+}
+
+run "auth_disabled_builds_nothing" {
+  command = plan
+
+  variables {
+    auth = { mode = "disabled" }
+  }
+
+  assert {
+    condition     = !contains(keys(aws_lambda_function.this), "authorizer") && length(terraform_data.authorizer_layer) == 0 && length(aws_lambda_layer_version.authorizer) == 0
+    error_message = "no authorizer and no pip build when authentication is disabled"
+  }
+
+  assert {
+    condition     = module.websocket_api.authorizer_id == null && aws_lambda_function.this["connect"].environment[0].variables.AUTH_MODE == "disabled"
+    error_message = "$connect is open and connect knows it"
+  }
+
+  assert {
+    condition = alltrue([for f in ["push", "poll"] : contains(
+      [for s in jsondecode(module.iam.policy_documents[f]).Statement : s.Sid], "LookUpConnectionUser"
+    )])
+    error_message = "without an authorizer, poll and push read the user from the connection row"
+  }
+}
+
+run "air_gapped_layer" {
+  command = plan
+
+  variables {
+    authorizer_layer_arns = ["arn:aws:lambda:eu-west-1:111122223333:layer:pyjwt:3"]
+  }
+
+  assert {
+    condition     = length(terraform_data.authorizer_layer) == 0 && aws_lambda_function.this["authorizer"].layers == tolist(["arn:aws:lambda:eu-west-1:111122223333:layer:pyjwt:3"])
+    error_message = "a layer of one's own replaces the pip build"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["push"].layers == null
+    error_message = "only the authorizer gets the layer"
+  }
+}
+
+run "jwks" {
+  command = plan
+
+  variables {
+    auth = {
+      mode     = "jwks"
+      jwks_url = "https://example.auth0.com/.well-known/jwks.json"
+      issuer   = "https://example.auth0.com/"
+      audience = "notifications"
+    }
+  }
+
+  assert {
+    condition = aws_lambda_function.this["authorizer"].environment[0].variables == tomap({
+      AUTH_MODE            = "jwks"
+      JWKS_URL             = "https://example.auth0.com/.well-known/jwks.json"
+      JWT_ISSUER           = "https://example.auth0.com/"
+      JWT_AUDIENCE         = "notifications"
+      JWT_LEEWAY_SECONDS   = "30"
+      SECRET_CACHE_SECONDS = "300"
+      LOG_LEVEL            = "INFO"
+    })
+    error_message = "jwks settings reach the authorizer, without an SSM parameter"
+  }
+
+  assert {
+    condition     = !contains([for s in jsondecode(module.iam.policy_documents["authorizer"]).Statement : s.Sid], "ReadJwtSecret")
+    error_message = "no SSM access in jwks mode"
+  }
+
+  assert {
+    condition     = !contains([for s in jsondecode(module.iam.policy_documents["poll"]).Statement : s.Sid], "LookUpConnectionUser")
+    error_message = "with an authorizer, poll needs no connection lookups"
+  }
+}
+
+run "create_false_creates_nothing" {
+  command = plan
+
+  variables {
+    create = false
+  }
+
+  assert {
+    condition = (length(aws_lambda_function.this) == 0 && length(aws_cloudwatch_log_group.function) == 0
+      && length(data.archive_file.functions) == 0 && length(terraform_data.authorizer_layer) == 0
+    && output.websocket_url == null && output.push_function_arn == null && output.connections_table_name == null)
+    error_message = "create = false must create nothing"
+  }
+}
+
+run "rejects_invalid_inputs" {
+  command = plan
+
+  variables {
+    lambda_architecture   = "arm"
+    push_send_concurrency = 0
+    log_retention_days    = 10
+    name_prefix           = "9-starts-with-a-digit"
+    stage_name            = "has space"
+  }
+
+  expect_failures = [var.lambda_architecture, var.push_send_concurrency, var.log_retention_days, var.name_prefix, var.stage_name]
+}
+
+run "rejects_invalid_auth" {
+  command = plan
+
+  variables {
+    auth = { mode = "jwks", jwks_url = "http://insecure.example.com/jwks.json" }
+  }
+
+  expect_failures = [var.auth]
+}
+
+run "rejects_alg_none" {
+  command = plan
+
+  variables {
+    auth = { algorithms = ["HS256", "none"] }
+  }
+
+  expect_failures = [var.auth]
+}
+
+run "rejects_algorithms_outside_the_mode_family" {
+  command = plan
+
+  variables {
+    auth = { mode = "hs256", algorithms = ["RS256"] }
+  }
+
+  expect_failures = [var.auth]
+}
+
+run "rejects_history_ttl_above_max" {
+  command = plan
+
+  variables {
+    history_ttl_seconds     = 86400
+    history_max_ttl_seconds = 3600
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}

@@ -1,0 +1,460 @@
+# ---------------------------------------------------------------------------------------------
+# General
+# ---------------------------------------------------------------------------------------------
+
+variable "create" {
+  type        = bool
+  description = "Create the whole stack. False creates nothing (useful to switch a deployment off per environment)."
+  default     = true
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of every resource name (functions `<prefix>-push`, tables `<prefix>-connections`, roles, API)."
+  default     = "ws-notify"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z][a-zA-Z0-9-]{0,37}$", var.name_prefix))
+    error_message = "name_prefix must start with a letter and hold 1-38 letters, digits or '-' (it prefixes Lambda, IAM and DynamoDB names)."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Tags applied to every resource that supports tags."
+  default     = {}
+}
+
+# ---------------------------------------------------------------------------------------------
+# Authentication
+# ---------------------------------------------------------------------------------------------
+
+variable "auth" {
+  type = object({
+    mode                      = optional(string, "hs256")
+    jwt_secret_parameter_name = optional(string)
+    jwt_secret_kms_key_arn    = optional(string)
+    jwks_url                  = optional(string)
+    issuer                    = optional(string)
+    audience                  = optional(string)
+    algorithms                = optional(list(string))
+    leeway_seconds            = optional(number, 30)
+    cache_seconds             = optional(number, 300)
+    identity_source           = optional(string, "either")
+  })
+  description = <<-EOT
+    JWT authentication at $connect.
+    - mode: "hs256" (default; shared secret in an SSM SecureString parameter), "jwks" (RS256/ES256 via a JWKS URL
+      such as Auth0 or Cognito) or "disabled" (anyone may connect and must then say who they are: for demos only).
+    - jwt_secret_parameter_name: SSM parameter NAME holding the HS256 secret (default "/<name_prefix>/jwt-secret").
+      The module never reads or creates it; create it as a SecureString. Until it exists, every connect gets 401.
+    - jwt_secret_kms_key_arn: customer-managed KMS key of that parameter, if it is not the aws/ssm key.
+    - jwks_url (https), issuer (iss), audience (aud), algorithms (allow-list; "none" is refused),
+      leeway_seconds (clock skew, 0-600), cache_seconds (secret/JWKS cache, 0-86400).
+    - identity_source: "query" (?token=), "header" (Sec-WebSocket-Protocol) or "either" (API Gateway calls the
+      authorizer without pre-checks and the function looks in both places).
+  EOT
+  default     = {}
+
+  validation {
+    condition     = contains(["hs256", "jwks", "disabled"], var.auth.mode)
+    error_message = "auth.mode must be hs256, jwks or disabled."
+  }
+
+  validation {
+    condition     = var.auth.mode != "jwks" || can(regex("^https://[^\\s]+$", coalesce(var.auth.jwks_url, "-")))
+    error_message = "auth.jwks_url must be an https:// URL when auth.mode is jwks."
+  }
+
+  validation {
+    condition     = var.auth.jwt_secret_parameter_name == null || can(regex("^/?[a-zA-Z0-9_.-]+(/[a-zA-Z0-9_.-]+)*$", coalesce(var.auth.jwt_secret_parameter_name, "-")))
+    error_message = "auth.jwt_secret_parameter_name must be an SSM parameter name such as /my-app/jwt-secret (not an ARN)."
+  }
+
+  # The authorizer refuses every token when the list leaves the mode's family, so fail at plan.
+  validation {
+    condition = var.auth.algorithms == null || (length(coalesce(var.auth.algorithms, [])) > 0 && alltrue([
+      for a in coalesce(var.auth.algorithms, []) : contains(
+        var.auth.mode == "jwks" ? ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"] : ["HS256", "HS384", "HS512"], a
+      )
+    ]))
+    error_message = "auth.algorithms must be non-empty and hold HS256/HS384/HS512 for hs256, or RS*/PS*/ES* (256/384/512) for jwks; \"none\" is never allowed."
+  }
+
+  validation {
+    condition     = var.auth.leeway_seconds >= 0 && var.auth.leeway_seconds <= 600 && var.auth.cache_seconds >= 0 && var.auth.cache_seconds <= 86400
+    error_message = "auth.leeway_seconds must be 0-600 and auth.cache_seconds 0-86400."
+  }
+
+  validation {
+    condition     = contains(["query", "header", "either"], var.auth.identity_source)
+    error_message = "auth.identity_source must be query, header or either."
+  }
+
+  validation {
+    condition     = var.auth.jwt_secret_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", coalesce(var.auth.jwt_secret_kms_key_arn, "-")))
+    error_message = "auth.jwt_secret_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "authorizer_layer_arns" {
+  type        = list(string)
+  description = <<-EOT
+    Escape hatch for air-gapped machines: Lambda layer ARN(s) that provide PyJWT and cryptography for the
+    authorizer (built for the configured architecture and runtime). When set, the module does not run pip.
+  EOT
+  default     = []
+
+  validation {
+    condition     = alltrue([for arn in var.authorizer_layer_arns : can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9_-]+:[0-9]+$", arn))])
+    error_message = "authorizer_layer_arns must hold versioned layer ARNs (arn:aws:lambda:<region>:<account>:layer:<name>:<version>)."
+  }
+}
+
+variable "python_executable" {
+  type        = string
+  description = "Python interpreter (with pip) on the machine running terraform apply; builds the authorizer's dependency layer."
+  default     = "python3"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Behaviour
+# ---------------------------------------------------------------------------------------------
+
+variable "enable_client_push" {
+  type        = bool
+  description = "Let connected clients send notifications with {\"action\": \"push\"} (creates the push route). Off by default: only backends publish."
+  default     = false
+}
+
+variable "enable_broadcast" {
+  type        = bool
+  description = "Allow {\"broadcast\": true} (every live connection; grants the push role dynamodb:Scan on the connections table)."
+  default     = false
+}
+
+variable "persist_by_default" {
+  type        = bool
+  description = "Store a notification in history when the request does not say (PERSIST_DEFAULT)."
+  default     = true
+}
+
+variable "history_ttl_seconds" {
+  type        = number
+  description = "Default lifetime of stored notifications, in seconds (HISTORY_TTL_SECONDS)."
+  default     = 604800
+
+  validation {
+    condition     = var.history_ttl_seconds >= 60 && var.history_ttl_seconds == floor(var.history_ttl_seconds)
+    error_message = "history_ttl_seconds must be a whole number >= 60."
+  }
+}
+
+variable "history_max_ttl_seconds" {
+  type        = number
+  description = "Upper bound of a request's ttlSeconds (HISTORY_MAX_TTL_SECONDS); at least history_ttl_seconds, at most one year."
+  default     = 2592000
+
+  validation {
+    condition     = var.history_max_ttl_seconds >= 60 && var.history_max_ttl_seconds <= 31536000 && var.history_max_ttl_seconds == floor(var.history_max_ttl_seconds)
+    error_message = "history_max_ttl_seconds must be a whole number between 60 and 31536000."
+  }
+}
+
+variable "connection_ttl_seconds" {
+  type        = number
+  description = "Lifetime of a connection row (CONNECTION_TTL_SECONDS): API Gateway closes connections after 2 hours; the default adds 5 minutes."
+  default     = 7500
+
+  validation {
+    condition     = var.connection_ttl_seconds >= 60 && var.connection_ttl_seconds <= 86400 && var.connection_ttl_seconds == floor(var.connection_ttl_seconds)
+    error_message = "connection_ttl_seconds must be a whole number between 60 and 86400."
+  }
+}
+
+variable "push_send_concurrency" {
+  type        = number
+  description = "Concurrent PostToConnection calls per push/poll invocation (SEND_CONCURRENCY). Higher fans out faster but meets the account's 10,000 rps @connections quota sooner."
+  default     = 32
+
+  validation {
+    condition     = var.push_send_concurrency >= 1 && var.push_send_concurrency <= 512 && var.push_send_concurrency == floor(var.push_send_concurrency)
+    error_message = "push_send_concurrency must be a whole number between 1 and 512."
+  }
+}
+
+variable "broadcast_scan_segments" {
+  type        = number
+  description = "Parallel Scan segments used by a broadcast (BROADCAST_SCAN_SEGMENTS)."
+  default     = 4
+
+  validation {
+    condition     = var.broadcast_scan_segments >= 1 && var.broadcast_scan_segments <= 64 && var.broadcast_scan_segments == floor(var.broadcast_scan_segments)
+    error_message = "broadcast_scan_segments must be a whole number between 1 and 64."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Lambda
+# ---------------------------------------------------------------------------------------------
+
+variable "lambda_architecture" {
+  type        = string
+  description = "CPU architecture of every function (and of the authorizer's dependency layer): arm64 (cheaper) or x86_64."
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "lambda_runtime" {
+  type        = string
+  description = "Python runtime of every function; the dependency layer is built for the same version."
+  default     = "python3.12"
+
+  validation {
+    condition     = contains(["python3.11", "python3.12", "python3.13"], var.lambda_runtime)
+    error_message = "lambda_runtime must be python3.11, python3.12 or python3.13."
+  }
+}
+
+variable "lambda_memory_size" {
+  type        = number
+  description = "Memory (MB) of connect, disconnect, poll and authorizer."
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240
+    error_message = "lambda_memory_size must be between 128 and 10240."
+  }
+}
+
+variable "lambda_timeout" {
+  type        = number
+  description = "Timeout (seconds) of connect, disconnect, poll and authorizer; API Gateway stops waiting after 29 s."
+  default     = 10
+
+  validation {
+    condition     = var.lambda_timeout >= 1 && var.lambda_timeout <= 29
+    error_message = "lambda_timeout must be between 1 and 29 seconds (API Gateway's integration timeout)."
+  }
+}
+
+variable "push_memory_size" {
+  type        = number
+  description = "Memory (MB) of the push function; more memory means more CPU and network for fan-out."
+  default     = 512
+
+  validation {
+    condition     = var.push_memory_size >= 128 && var.push_memory_size <= 10240
+    error_message = "push_memory_size must be between 128 and 10240."
+  }
+}
+
+variable "push_timeout" {
+  type        = number
+  description = "Timeout (seconds) of the push function (direct invokes may take up to 900 s; routes stop waiting after 29 s)."
+  default     = 29
+
+  validation {
+    condition     = var.push_timeout >= 1 && var.push_timeout <= 900
+    error_message = "push_timeout must be between 1 and 900 seconds."
+  }
+}
+
+variable "reserved_concurrency" {
+  type        = map(number)
+  description = "Reserved concurrency per function name (connect, disconnect, push, poll, authorizer). Unlisted functions use the unreserved pool."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.reserved_concurrency : contains(["connect", "disconnect", "push", "poll", "authorizer"], k) && v >= 0 && v == floor(v)])
+    error_message = "reserved_concurrency keys must be connect, disconnect, push, poll or authorizer, with whole numbers >= 0."
+  }
+}
+
+variable "tracing_enabled" {
+  type        = bool
+  description = "Active X-Ray tracing on every function (adds the AWSXRayDaemonWriteAccess policy). Off: PassThrough."
+  default     = false
+}
+
+variable "log_level" {
+  type        = string
+  description = "LOG_LEVEL of every function."
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of every log group (functions and API access logs), in days."
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)."
+  }
+}
+
+variable "log_kms_key_arn" {
+  type        = string
+  description = "KMS key ARN encrypting every log group (its key policy must allow CloudWatch Logs). Null: CloudWatch's default encryption."
+  default     = null
+
+  validation {
+    condition     = var.log_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", coalesce(var.log_kms_key_arn, "-")))
+    error_message = "log_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "lambda_kms_key_arn" {
+  type        = string
+  description = "KMS key ARN encrypting the functions' environment variables. Null: the AWS-managed Lambda key (the variables hold names and URLs, never secrets)."
+  default     = null
+
+  validation {
+    condition     = var.lambda_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", coalesce(var.lambda_kms_key_arn, "-")))
+    error_message = "lambda_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  type        = string
+  description = "Permissions boundary for every IAM role the module creates."
+  default     = null
+}
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+
+variable "table_billing_mode" {
+  type        = string
+  description = "DynamoDB billing mode: PAY_PER_REQUEST (nothing to pay at idle) or PROVISIONED (5 RCU/WCU each)."
+  default     = "PAY_PER_REQUEST"
+
+  validation {
+    condition     = contains(["PAY_PER_REQUEST", "PROVISIONED"], var.table_billing_mode)
+    error_message = "table_billing_mode must be PAY_PER_REQUEST or PROVISIONED."
+  }
+}
+
+variable "table_kms_key_arn" {
+  type        = string
+  description = "Customer-managed KMS key for both tables. Null: the AWS-owned key (tables are always encrypted at rest)."
+  default     = null
+
+  validation {
+    condition     = var.table_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", coalesce(var.table_kms_key_arn, "-")))
+    error_message = "table_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "connections_point_in_time_recovery" {
+  type        = bool
+  description = "Point-in-time recovery of the connections table (off: rows live at most ~2 hours and reconnecting clients rebuild them)."
+  default     = false
+}
+
+variable "notifications_point_in_time_recovery" {
+  type        = bool
+  description = "Point-in-time recovery of the notification history table."
+  default     = true
+}
+
+variable "deletion_protection" {
+  type        = bool
+  description = "DynamoDB deletion protection on both tables."
+  default     = false
+}
+
+# ---------------------------------------------------------------------------------------------
+# WebSocket API
+# ---------------------------------------------------------------------------------------------
+
+variable "stage_name" {
+  type        = string
+  description = "WebSocket stage name (part of the wss:// URL)."
+  default     = "prod"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.stage_name))
+    error_message = "stage_name must be 1-128 letters, digits, '_' or '-'."
+  }
+}
+
+variable "websocket_auto_deploy" {
+  type        = bool
+  description = "Use stage AutoDeploy instead of explicit hash-triggered deployments of the WebSocket API. Keep false on AWS; true is for emulators without CreateDeployment (moto)."
+  default     = false
+}
+
+variable "throttling_burst_limit" {
+  type        = number
+  description = "WebSocket stage default route throttling: burst."
+  default     = 500
+
+  validation {
+    condition     = var.throttling_burst_limit >= 0 && var.throttling_burst_limit == floor(var.throttling_burst_limit)
+    error_message = "throttling_burst_limit must be a whole number >= 0."
+  }
+}
+
+variable "throttling_rate_limit" {
+  type        = number
+  description = "WebSocket stage default route throttling: requests per second."
+  default     = 1000
+
+  validation {
+    condition     = var.throttling_rate_limit >= 0
+    error_message = "throttling_rate_limit must be >= 0."
+  }
+}
+
+variable "api_logging_level" {
+  type        = string
+  description = "WebSocket execution logging (OFF, ERROR, INFO); needs an account-level API Gateway CloudWatch role. Data trace is always off."
+  default     = "OFF"
+
+  validation {
+    condition     = contains(["OFF", "ERROR", "INFO"], var.api_logging_level)
+    error_message = "api_logging_level must be OFF, ERROR or INFO."
+  }
+}
+
+variable "create_api_gateway_account_role" {
+  type        = bool
+  description = "Set the Region-wide API Gateway account CloudWatch role (needed once per account and Region before WebSocket stages can log). Leave false if the account already has one."
+  default     = false
+}
+
+# ---------------------------------------------------------------------------------------------
+# Optional HTTP publish endpoint
+# ---------------------------------------------------------------------------------------------
+
+variable "create_http_publish_endpoint" {
+  type        = bool
+  description = "Create an HTTP API with `POST /notifications` (IAM/SigV4 authorization) that invokes the push function."
+  default     = false
+}
+
+variable "http_publish_throttling" {
+  type = object({
+    burst_limit = optional(number, 100)
+    rate_limit  = optional(number, 50)
+  })
+  description = "Throttling of the HTTP publish endpoint."
+  default     = {}
+
+  validation {
+    condition     = var.http_publish_throttling.burst_limit >= 0 && var.http_publish_throttling.rate_limit >= 0
+    error_message = "http_publish_throttling limits must be >= 0."
+  }
+}
