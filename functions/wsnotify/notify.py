@@ -38,14 +38,17 @@ def push(
 
     if request.persist:
         # History first: a client that misses the live frame still finds it when it polls.
-        store.put_notifications(
-            config.require("notifications_table"),
+        # One PutItem per user, in parallel; throttling is retried by botocore (standard mode)
+        # and any failure propagates, so nothing is sent that history does not hold.
+        table_name = config.require("notifications_table")
+        content = json.dumps(request.message, separators=(",", ":"), ensure_ascii=False)
+        expires_at = int(time.time()) + request.ttl_seconds
+        delivery.map_concurrently(
+            lambda user: store.put_notification(
+                table_name, user, notification_id, content, created_at, expires_at, sender
+            ),
             list(request.user_ids),
-            notification_id,
-            json.dumps(request.message, separators=(",", ":"), ensure_ascii=False),
-            created_at,
-            int(time.time()) + request.ttl_seconds,
-            sender,
+            config.send_concurrency,
         )
 
     table = config.require("connections_table")

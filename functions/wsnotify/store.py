@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 from wsnotify import clients
-
-# BatchWriteItem takes at most 25 requests; unprocessed items are retried with backoff.
-_BATCH = 25
-_BATCH_ATTEMPTS = 6
 
 
 def put_connection(
@@ -85,41 +80,28 @@ def scan_segment(table: str, segment: int, total: int, now_s: int) -> list[str]:
         kwargs["ExclusiveStartKey"] = last
 
 
-def put_notifications(
+def put_notification(
     table: str,
-    user_ids: list[str],
+    user_id: str,
     notification_id: str,
     content: str,
     created_at_ms: int,
     expires_at: int,
     sender: str,
 ) -> None:
-    """Store one history item per user. Raises when items stay unprocessed after retries."""
-    requests = [
-        {
-            "PutRequest": {
-                "Item": {
-                    "userId": {"S": user_id},
-                    "notificationId": {"S": notification_id},
-                    "content": {"S": content},
-                    "createdAt": {"N": str(created_at_ms)},
-                    "expiresAt": {"N": str(expires_at)},
-                    "sender": {"S": sender},
-                }
-            }
-        }
-        for user_id in user_ids
-    ]
-    for start in range(0, len(requests), _BATCH):
-        pending: list[dict[str, Any]] = requests[start : start + _BATCH]
-        for attempt in range(_BATCH_ATTEMPTS):
-            out = clients.dynamodb().batch_write_item(RequestItems={table: pending})
-            pending = out.get("UnprocessedItems", {}).get(table, [])
-            if not pending:
-                break
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-        else:
-            raise RuntimeError(f"{len(pending)} history items unprocessed after retries")
+    """Store one history item. PutItem rather than BatchWriteItem: the push role is granted
+    PutItem only, because BatchWriteItem cannot be limited to puts (it also deletes)."""
+    clients.dynamodb().put_item(
+        TableName=table,
+        Item={
+            "userId": {"S": user_id},
+            "notificationId": {"S": notification_id},
+            "content": {"S": content},
+            "createdAt": {"N": str(created_at_ms)},
+            "expiresAt": {"N": str(expires_at)},
+            "sender": {"S": sender},
+        },
+    )
 
 
 def query_history(
