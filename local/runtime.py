@@ -1,0 +1,243 @@
+"""Assemble the data plane for a deployed API: code, worker pools, gateway, listening sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import logging
+import shutil
+import sys
+import threading
+import zipfile
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from local import controlplane, procs
+from local.gateway import Gateway, Settings
+from local.lambdas import FunctionPool, worker_env
+
+log = logging.getLogger("local.runtime")
+
+
+class CodeError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class CodeSource:
+    """Where the deployed code is on disk: moto keeps uploaded zips but never hands them back
+    (its GetFunction Code.Location is a placeholder), so the runtime uses the zip files Terraform
+    uploaded, named in the Terraform state, and checks each against the CodeSha256 that Lambda
+    recorded at upload: the runtime runs exactly the bytes that were deployed."""
+
+    function_zips: dict[str, Path] = field(default_factory=dict)
+    layer_zips: dict[str, Path] = field(default_factory=dict)  # layer version ARN -> zip
+
+
+def _sha256_b64(path: Path) -> str:
+    return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode()
+
+
+def _extract(zip_path: Path, dest: Path) -> Path:
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(dest)
+    return dest
+
+
+def _elf_machine(path: Path) -> int | None:
+    with path.open("rb") as fh:
+        header = fh.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        return None
+    return int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
+
+
+def _foreign_binary(tree: Path) -> Path | None:
+    """A native extension in ``tree`` built for another CPU than this interpreter's, if any."""
+    host = _elf_machine(Path(sys.executable).resolve())
+    for lib in tree.rglob("*.so"):
+        machine = _elf_machine(lib)
+        if machine is not None and machine != host:
+            return lib
+    return None
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    websocket_url: str
+    connections_url: str
+    lambda_endpoint: str
+    ws_port: int
+    lambda_port: int
+
+
+class Runtime:
+    def __init__(
+        self,
+        *,
+        aws_endpoint: str,
+        region: str,
+        code: CodeSource,
+        work_dir: Path,
+        settings: Settings,
+        api_id: str | None = None,
+        stage: str | None = None,
+        max_workers: int = 8,
+        prewarm: bool = True,
+    ) -> None:
+        self.aws_endpoint = aws_endpoint
+        self.region = region
+        self.code = code
+        self.work_dir = work_dir
+        self.settings = settings
+        self.api_id = api_id
+        self.stage_name = stage
+        self.max_workers = max_workers
+        self.prewarm = prewarm
+        self.api: controlplane.Api | None = None
+        self.functions: dict[str, controlplane.FunctionSpec] = {}
+        self.pools: dict[str, FunctionPool] = {}
+        self.gateway: Gateway | None = None
+        self._runners: list[web.AppRunner] = []
+        self.layer_notes: dict[str, str] = {}
+
+    def _prepare_code(self, spec: controlplane.FunctionSpec) -> tuple[Path, list[Path]]:
+        zip_path = self.code.function_zips.get(spec.name)
+        if zip_path is None or not zip_path.is_file():
+            raise CodeError(f"no code on disk for function {spec.name} (looked for {zip_path})")
+        if spec.code_sha256 and _sha256_b64(zip_path) != spec.code_sha256:
+            raise CodeError(
+                f"{zip_path} is not the code deployed to {spec.name} (CodeSha256 differs): re-apply"
+            )
+        root = self.work_dir / "code"
+        task_root = _extract(zip_path, root / "functions" / spec.name)
+        layers: list[Path] = []
+        for arn in spec.layer_arns:
+            layer_zip = self.code.layer_zips.get(arn)
+            if layer_zip is None or not layer_zip.is_file():
+                raise CodeError(f"no content on disk for layer {arn} of {spec.name}")
+            safe = arn.split(":layer:")[-1].replace(":", "-")
+            dest = _extract(layer_zip, root / "layers" / safe)
+            foreign = _foreign_binary(dest)
+            if foreign is not None:
+                # Built for the Lambda CPU (e.g. arm64 wheels): cannot load here. The worker's
+                # interpreter is the project venv, whose site-packages has the same packages
+                # (requirements-dev.txt pins them) built for this machine.
+                self.layer_notes[arn] = (
+                    f"not loadable on this machine ({foreign.name}); "
+                    "the venv's site-packages serves its packages"
+                )
+                log.info("layer %s: %s", arn, self.layer_notes[arn])
+                continue
+            self.layer_notes[arn] = f"on sys.path from {dest / 'python'}"
+            # Lambda puts /opt/python and /opt/python/lib/python3.x/site-packages on the path.
+            layers.append(dest / "python")
+            layers.extend(sorted((dest / "python" / "lib").glob("python3*/site-packages")))
+        return task_root, layers
+
+    async def start(self, host: str = "127.0.0.1") -> Endpoints:
+        loop = asyncio.get_running_loop()
+        self.api = await loop.run_in_executor(
+            None,
+            controlplane.read_api,
+            self.aws_endpoint,
+            self.region,
+            self.api_id,
+            self.stage_name,
+        )
+        self.functions = await loop.run_in_executor(
+            None, controlplane.read_functions, self.aws_endpoint, self.region
+        )
+        log_dir = self.work_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        ws_port, lambda_port = procs.free_port(), procs.free_port()
+        stage = self.api.stage.name
+        connections_url = f"http://{host}:{ws_port}/{stage}"
+        for spec in self.functions.values():
+            task_root, layers = self._prepare_code(spec)
+            self.pools[spec.name] = FunctionPool(
+                spec,
+                task_root=task_root,
+                layer_paths=layers,
+                env=worker_env(
+                    spec,
+                    aws_endpoint=self.aws_endpoint,
+                    region=self.region,
+                    connections_endpoint=connections_url,
+                ),
+                log_path=log_dir / f"lambda-{spec.name}.log",
+                max_workers=self.max_workers,
+            )
+        self.gateway = Gateway(self.api, self.pools, self.settings, log_dir)
+        for app, port in (
+            (self.gateway.websocket_app(), ws_port),
+            (self.gateway.lambda_app(), lambda_port),
+        ):
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            await web.TCPSite(runner, host, port, backlog=4096).start()
+            self._runners.append(runner)
+        if self.prewarm:
+            await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
+        return Endpoints(
+            websocket_url=f"ws://{host}:{ws_port}/{stage}",
+            connections_url=connections_url,
+            lambda_endpoint=f"http://{host}:{lambda_port}",
+            ws_port=ws_port,
+            lambda_port=lambda_port,
+        )
+
+    async def stop(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.close()
+        for runner in self._runners:
+            await runner.cleanup()
+        self._runners.clear()
+        await asyncio.gather(
+            *(pool.close() for pool in self.pools.values()), return_exceptions=True
+        )
+        self.pools.clear()
+
+
+class BackgroundRuntime:
+    """A Runtime on its own event loop thread, for synchronous callers (demo, tests)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="local-runtime", daemon=True
+        )
+        self.endpoints: Endpoints | None = None
+
+    def start(self, timeout: float = 60.0) -> Endpoints:
+        self._thread.start()
+        future: Future[Endpoints] = asyncio.run_coroutine_threadsafe(
+            self.runtime.start(), self.loop
+        )
+        try:
+            self.endpoints = future.result(timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self.endpoints
+
+    def call(self, coro: Any, timeout: float = 30.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self.runtime.stop(), self.loop).result(30)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(10)

@@ -1,0 +1,182 @@
+"""The whole local stack: moto, ``terraform apply`` of the example, the runtime, stack.json."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from local import terraform
+from local.gateway import Settings
+from local.motoserver import FAKE_CREDENTIALS, MotoServer
+from local.runtime import BackgroundRuntime, CodeSource, Runtime
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Options:
+    state_dir: Path = REPO / ".local"
+    example: Path = REPO / "examples" / "complete"
+    settings: Settings = field(default_factory=Settings)
+    max_workers: int = 8
+
+
+class Stack:
+    """``with Stack(options, say) as stack: stack.description`` brings everything up and always
+    takes everything down, in reverse order, also on errors and Ctrl-C."""
+
+    def __init__(self, options: Options, say: Callable[[str], None] = print) -> None:
+        self.options = options
+        self.say = say
+        self.moto: MotoServer | None = None
+        self.runtime: BackgroundRuntime | None = None
+        self.description: dict[str, Any] = {}
+        self.timings: dict[str, float] = {}
+        self._lock: IO[str] | None = None
+
+    @property
+    def stack_file(self) -> Path:
+        return self.options.state_dir / "stack.json"
+
+    def start(self) -> dict[str, Any]:
+        state = self.options.state_dir
+        logs = state / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        self._lock = (state / ".lock").open("w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            self._lock = None
+            raise StackError(
+                f"another local stack is running from {state} (see "
+                f"{self.stack_file}); stop it or pass --state-dir"
+            ) from None
+        self.stack_file.unlink(missing_ok=True)
+
+        t0 = time.monotonic()
+        self.say("starting the emulated AWS control plane (moto)")
+        self.moto = MotoServer(logs / "moto.log")
+        self.moto.start()
+        self.timings["moto"] = time.monotonic() - t0
+
+        t0 = time.monotonic()
+        self.say(
+            f"terraform apply {self.options.example.relative_to(REPO)} against "
+            f"{self.moto.endpoint} (log: {logs / 'terraform.log'})"
+        )
+        applied = terraform.apply(
+            REPO, self.options.example, state / "tf", self.moto.endpoint, logs / "terraform.log"
+        )
+        self.timings["terraform"] = time.monotonic() - t0
+
+        t0 = time.monotonic()
+        self.say("starting the runtime: WebSocket gateway, @connections, Lambda Invoke, workers")
+        runtime = Runtime(
+            aws_endpoint=self.moto.endpoint,
+            region=applied.region,
+            code=CodeSource(function_zips=applied.function_zips, layer_zips=applied.layer_zips),
+            work_dir=state,
+            settings=self.options.settings,
+            max_workers=self.options.max_workers,
+        )
+        self.runtime = BackgroundRuntime(runtime)
+        endpoints = self.runtime.start()
+        self.timings["runtime"] = time.monotonic() - t0
+        for arn, note in runtime.layer_notes.items():
+            self.say(f"layer {arn.rsplit(':', 2)[-2]}: {note}")
+        self.description = self._describe(runtime, endpoints, applied)
+        tmp = self.stack_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.description, indent=2) + "\n")
+        tmp.replace(self.stack_file)
+        return self.description
+
+    def _describe(
+        self, runtime: Runtime, endpoints: Any, applied: terraform.Applied
+    ) -> dict[str, Any]:
+        assert runtime.api is not None
+        outputs = applied.outputs
+        names = dict(outputs.get("function_names") or {})
+        authorizer = runtime.functions.get(names.get("authorizer", ""))
+        env = authorizer.environment if authorizer else {}
+        mode = env.get("AUTH_MODE", "hs256" if authorizer else "disabled")
+        default_alg = "RS256,ES256" if mode == "jwks" else "HS256"
+        return {
+            "websocket_url": endpoints.websocket_url,
+            "connections_url": endpoints.connections_url,
+            "lambda_endpoint": endpoints.lambda_endpoint,
+            "aws_endpoint": runtime.aws_endpoint,
+            "region": runtime.region,
+            "credentials": {k.lower(): v for k, v in FAKE_CREDENTIALS.items()},
+            "api_id": runtime.api.id,
+            "stage": runtime.api.stage.name,
+            "routes": sorted(runtime.api.routes),
+            "functions": names,
+            "push_function_name": outputs.get("push_function_name") or names.get("push"),
+            "tables": {
+                "connections": outputs.get("connections_table_name"),
+                "notifications": outputs.get("notifications_table_name"),
+            },
+            "token": {
+                "mode": mode,
+                "algorithm": env.get("JWT_ALGORITHMS", default_alg).split(",")[0].strip(),
+                "ssm_parameter": env.get("JWT_SECRET_PARAMETER"),
+                "issuer": env.get("JWT_ISSUER") or None,
+                "audience": env.get("JWT_AUDIENCE") or None,
+                "claims": "sub = the user id; exp required",
+                "sources": "?token=<jwt> or Sec-WebSocket-Protocol: notify.v1, <jwt>",
+                "mint": "python -m local token <userId>",
+            },
+            "settings": {
+                "idle_timeout_s": self.options.settings.idle_timeout_s,
+                "max_duration_s": self.options.settings.max_duration_s,
+                "connections_latency_ms": self.options.settings.connections_latency_ms,
+                "deliver_abnormal_disconnects": self.options.settings.deliver_abnormal_disconnects,
+            },
+            "lambda": {
+                "python": sys.executable,
+                "code": "the zips named in the Terraform state, checked against CodeSha256",
+                "layers": dict(runtime.layer_notes),
+                "substituted_env": ["AWS_ENDPOINT_URL", "CONNECTIONS_ENDPOINT"],
+            },
+            "terraform_outputs": outputs,
+            "logs_dir": str(self.options.state_dir / "logs"),
+            "pid": os.getpid(),
+        }
+
+    def stop(self) -> None:
+        if self._lock is not None:  # only the owner of the state directory removes its file
+            self.stack_file.unlink(missing_ok=True)
+        try:
+            if self.runtime is not None:
+                self.runtime.stop()
+                self.runtime = None
+        finally:
+            if self.moto is not None:
+                self.moto.stop()
+                self.moto = None
+            if self._lock is not None:
+                self._lock.close()  # releases the flock
+                self._lock = None
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
