@@ -1,10 +1,15 @@
 """Fan-out over the @connections API: bounded concurrency, throttling retries, 410 pruning.
 
-The transport sits behind `Sender` so tests inject faults at the client boundary and a later
-tuning can swap it; the policy (retry, classify, prune) lives here."""
+The transport sits behind `Sender` so tests inject faults at the client boundary; the policy
+(retry, classify, prune) lives here. Two transports: `HttpSender` (the default: SigV4 over a
+keep-alive pool, see wsnotify.clients) and `BotoSender` (the boto3 client: used behind an HTTP
+proxy, and by the unit tests, whose moto mock intercepts botocore only)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import random
 import threading
 import time
@@ -12,6 +17,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
@@ -41,8 +47,69 @@ class BotoSender:
         self._client.post_to_connection(ConnectionId=connection_id, Data=data)
 
 
+def _error_from_response(status: int, headers: dict[str, str], body: bytes) -> ClientError:
+    """The ClientError botocore's rest-json parser would raise, so classification is shared."""
+    try:
+        parsed = json.loads(body) if body else {}
+    except ValueError:
+        parsed = {}
+    if not isinstance(parsed, dict):
+        parsed = {}
+    code = str(headers.get("x-amzn-errortype") or parsed.get("code") or parsed.get("__type") or "")
+    # Without an error type botocore names the error after the status code, e.g. "410".
+    code = code.split(":")[0].rsplit("#", 1)[-1] or str(status)
+    message = parsed.get("message") or parsed.get("Message") or ""
+    response: Any = {
+        "Error": {"Code": code, "Message": str(message)},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
+    return ClientError(response, "PostToConnection")
+
+
+class HttpSender:
+    """PostToConnection as one signed HTTP request on the endpoint's keep-alive pool.
+
+    Built once per invocation: credentials are frozen here (Lambda role credentials rotate),
+    and the payload hash is computed once per message instead of once per connection."""
+
+    def __init__(self, endpoint: str, pool_size: int) -> None:
+        self._pool = clients.http_pool(endpoint, pool_size)
+        self._signer = clients.signer(clients.region())
+        self._creds = clients.frozen_credentials()
+        self._prefix = self._pool.base_path + "/@connections/"
+        self._payload: tuple[bytes, str] = (b"", hashlib.sha256(b"").hexdigest())
+
+    def _payload_sha256(self, data: bytes) -> str:
+        last, digest = self._payload
+        if data is not last and data != last:
+            digest = hashlib.sha256(data).hexdigest()
+            self._payload = (data, digest)  # one atomic swap: racing workers agree anyway
+        return digest
+
+    def post(self, connection_id: str, data: bytes) -> None:
+        # botocore encodes a non-greedy URI label with only "-._~" left as is ("/" too).
+        path = self._prefix + quote(connection_id, safe="~")
+        headers = self._signer.headers(
+            "POST", self._pool.host, path, self._payload_sha256(data), self._creds, clients.utcnow()
+        )
+        status, response_headers, body = self._pool.request("POST", path, headers, data)
+        if not 200 <= status < 300:
+            raise _error_from_response(status, response_headers, body)
+
+
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+
+
+def default_sender(endpoint: str, pool_size: int) -> Sender:
+    """The lean transport, unless an HTTP proxy is configured: botocore honours proxies (and
+    NO_PROXY), the lean transport does not."""
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return BotoSender(endpoint, pool_size)
+    return HttpSender(endpoint, pool_size)
+
+
 # Tests replace this to wrap or fake the transport.
-sender_factory: Callable[[str, int], Sender] = BotoSender
+sender_factory: Callable[[str, int], Sender] = default_sender
 
 
 def get_sender(endpoint: str, pool_size: int) -> Sender:

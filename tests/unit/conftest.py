@@ -98,6 +98,9 @@ def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 @pytest.fixture
 def aws(env: pytest.MonkeyPatch) -> Iterator[Any]:
+    # moto intercepts botocore clients only, not the lean HTTP transport: under mock_aws the
+    # fan-out goes through the boto3 client (test_transport.py checks the two are equivalent).
+    env.setattr(delivery, "sender_factory", delivery.BotoSender)
     with mock_aws():
         clients.reset()
         auth.cache.clear()
