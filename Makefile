@@ -29,7 +29,7 @@ test: setup ## Run every check: lint, handler tests, terraform checks, checkov, 
 
 test-unit: setup ## Handler tests (pytest + moto) with branch coverage of functions/; tooling tests
 	$(PY) -m pytest tests/unit --cov --cov-report=term-missing:skip-covered --cov-fail-under=90
-	$(PY) -m pytest tests/tools
+	$(PY) -m pytest tests/tools bench/tests
 
 test-terraform: setup ## terraform fmt, init/validate everywhere, terraform test, tflint when installed
 	PY=$(PY) bash scripts/terraform-checks.sh

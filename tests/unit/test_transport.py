@@ -337,3 +337,61 @@ def test_payload_hash_is_computed_once_per_message(
     sender.post("d", b"another message")
     assert calls == [frame, b"another message"]
     assert len(server.seen) == 4
+
+
+class RawServer:
+    """Accepts connections, reads one request, then closes at once or never answers."""
+
+    def __init__(self, answer: bool) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen()
+        self.endpoint = f"http://127.0.0.1:{self.sock.getsockname()[1]}/prod"
+        self.held: list[socket.socket] = []
+        self.answer = answer
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            if self.answer:
+                conn.close()
+            else:
+                self.held.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def test_a_fresh_connection_dropped_by_the_server_is_not_retried(server: Server) -> None:
+    raw = RawServer(answer=True)
+    try:
+        outcome = delivery.send_one(delivery.HttpSender(raw.endpoint, 4), "a", b"1")
+    finally:
+        raw.close()
+    assert outcome == "RemoteDisconnected"
+
+
+def test_a_silent_server_times_out_and_the_socket_is_dropped(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(clients, "READ_TIMEOUT", 0.2)
+    raw = RawServer(answer=False)
+    try:
+        sender = delivery.HttpSender(raw.endpoint, 4)
+        assert delivery.send_one(sender, "a", b"1") == "TimeoutError"
+        assert clients.http_pool(raw.endpoint, 4)._idle == []  # never reused after a timeout
+    finally:
+        raw.close()
+
+
+def test_the_signing_clock_is_utc() -> None:
+    now = clients.utcnow()
+    assert now.utcoffset() == dt.timedelta(0)
+    assert abs((now - dt.datetime.now(dt.UTC)).total_seconds()) < 5

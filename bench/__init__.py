@@ -1,0 +1,1 @@
+"""Fan-out benchmark: `python -m bench` (`make bench`). See docs/benchmarks.md."""
