@@ -2,7 +2,7 @@
 
 The transport sits behind `Sender` so tests inject faults at the client boundary; the policy
 (retry, classify, prune) lives here. Two transports: `HttpSender` (the default: SigV4 over a
-keep-alive pool, see wsnotify.clients) and `BotoSender` (the boto3 client: used behind an HTTP
+keep-alive pool, see wsnotify.transport) and `BotoSender` (the boto3 client: used behind an HTTP
 proxy, and by the unit tests, whose moto mock intercepts botocore only)."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from wsnotify import clients, log
+from wsnotify import clients, log, transport
 
 GONE = "GoneException"
 THROTTLED = "LimitExceededException"
@@ -73,9 +73,9 @@ class HttpSender:
     and the payload hash is computed once per message instead of once per connection."""
 
     def __init__(self, endpoint: str, pool_size: int) -> None:
-        self._pool = clients.http_pool(endpoint, pool_size)
-        self._signer = clients.signer(clients.region())
-        self._creds = clients.frozen_credentials()
+        self._pool = transport.http_pool(endpoint, pool_size)
+        self._signer = transport.signer(transport.region())
+        self._creds = transport.frozen_credentials()
         self._prefix = self._pool.base_path + "/@connections/"
         self._payload: tuple[bytes, str] = (b"", hashlib.sha256(b"").hexdigest())
 
@@ -90,7 +90,12 @@ class HttpSender:
         # botocore encodes a non-greedy URI label with only "-._~" left as is ("/" too).
         path = self._prefix + quote(connection_id, safe="~")
         headers = self._signer.headers(
-            "POST", self._pool.host, path, self._payload_sha256(data), self._creds, clients.utcnow()
+            "POST",
+            self._pool.host,
+            path,
+            self._payload_sha256(data),
+            self._creds,
+            transport.utcnow(),
         )
         status, response_headers, body = self._pool.request("POST", path, headers, data)
         if not 200 <= status < 300:

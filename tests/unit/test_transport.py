@@ -1,4 +1,4 @@
-"""The lean @connections transport (delivery.HttpSender over clients.HttpPool).
+"""The lean @connections transport (delivery.HttpSender over transport.HttpPool).
 
 The reference is botocore itself: both transports talk to the same loopback HTTP server with the
 clock frozen, and what arrives on the wire must be the same request (method, path, body and every
@@ -19,7 +19,7 @@ import boto3
 import botocore.auth
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
-from wsnotify import clients, delivery
+from wsnotify import clients, delivery, transport
 
 FROZEN = dt.datetime(2024, 11, 11, 13, 45, 46)
 # Headers botocore adds that are not part of the request's meaning: never signed.
@@ -99,7 +99,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     # boto3's default session caches credentials it resolved in earlier tests.
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, **k: FROZEN)
-    monkeypatch.setattr(clients, "utcnow", lambda: FROZEN.replace(tzinfo=dt.UTC))
+    monkeypatch.setattr(transport, "utcnow", lambda: FROZEN.replace(tzinfo=dt.UTC))
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
     with Server() as srv:
@@ -146,7 +146,7 @@ def test_signing_key_follows_the_day_and_the_secret(
     sender = delivery.HttpSender(server.endpoint, 4)
     for when in (FROZEN, FROZEN + dt.timedelta(days=1)):
         monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *a, w=when, **k: w)
-        monkeypatch.setattr(clients, "utcnow", lambda w=when: w.replace(tzinfo=dt.UTC))
+        monkeypatch.setattr(transport, "utcnow", lambda w=when: w.replace(tzinfo=dt.UTC))
         boto_client(server.endpoint).post_to_connection(ConnectionId="c", Data=b"x")
         sender.post("c", b"x")
         theirs, ours = server.seen[-2:]
@@ -235,7 +235,7 @@ def test_unreachable_endpoint_is_a_per_connection_failure(server: Server) -> Non
 
 
 def test_pool_keeps_at_most_its_size_idle(server: Server) -> None:
-    pool = clients.HttpPool(server.endpoint, 1)
+    pool = transport.HttpPool(server.endpoint, 1)
     first, second = pool._new(), pool._new()
     pool._give(first)
     pool._give(second)  # over the size: closed, not kept
@@ -247,15 +247,15 @@ def test_pool_keeps_at_most_its_size_idle(server: Server) -> None:
 @pytest.mark.parametrize("endpoint", ["ftp://host/prod", "https:///prod", "prod"])
 def test_unsupported_endpoints_are_refused(endpoint: str) -> None:
     with pytest.raises(ValueError, match="unsupported @connections endpoint"):
-        clients.HttpPool(endpoint, 4)
+        transport.HttpPool(endpoint, 4)
 
 
 def test_host_header_drops_the_default_port() -> None:
-    assert clients.HttpPool("https://abc.execute-api.eu-west-1.amazonaws.com:443/p", 1).host == (
+    assert transport.HttpPool("https://abc.execute-api.eu-west-1.amazonaws.com:443/p", 1).host == (
         "abc.execute-api.eu-west-1.amazonaws.com"
     )
-    assert clients.HttpPool("http://127.0.0.1:8080/p/", 1).host == "127.0.0.1:8080"
-    assert clients.HttpPool("https://example.com/ws/prod/", 1).base_path == "/ws/prod"
+    assert transport.HttpPool("http://127.0.0.1:8080/p/", 1).host == "127.0.0.1:8080"
+    assert transport.HttpPool("https://example.com/ws/prod/", 1).base_path == "/ws/prod"
 
 
 def test_https_pool_verifies_certificates(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
@@ -264,12 +264,12 @@ def test_https_pool_verifies_certificates(monkeypatch: pytest.MonkeyPatch, tmp_p
     bundle.write_text("")  # an empty bundle trusts nothing
     monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
     with pytest.raises(Exception):  # noqa: B017 (ssl.SSLError: no certificates loaded)
-        clients.tls_context()
+        transport.tls_context()
     monkeypatch.delenv("AWS_CA_BUNDLE")
     clients.reset()
-    context = clients.tls_context()
+    context = transport.tls_context()
     assert context.verify_mode.name == "CERT_REQUIRED" and context.check_hostname
-    assert clients.tls_context() is context
+    assert transport.tls_context() is context
 
 
 def test_https_connections_use_the_verifying_context(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -280,16 +280,16 @@ def test_https_connections_use_the_verifying_context(monkeypatch: pytest.MonkeyP
             made.append((host, port, timeout, context))
             raise ConnectionRefusedError("no network in unit tests")
 
-    monkeypatch.setattr(clients.http.client, "HTTPSConnection", FakeHTTPS)
-    pool = clients.HttpPool("https://abc.execute-api.eu-west-1.amazonaws.com/prod", 2)
+    monkeypatch.setattr(transport.http.client, "HTTPSConnection", FakeHTTPS)
+    pool = transport.HttpPool("https://abc.execute-api.eu-west-1.amazonaws.com/prod", 2)
     with pytest.raises(ConnectionRefusedError):
         pool.request("POST", "/prod/@connections/x", {}, b"")
     assert made == [
         (
             "abc.execute-api.eu-west-1.amazonaws.com",
             443,
-            clients.CONNECT_TIMEOUT,
-            clients.tls_context(),
+            transport.CONNECT_TIMEOUT,
+            transport.tls_context(),
         )
     ]
 
@@ -311,9 +311,9 @@ def test_missing_credentials_and_region_are_clear_errors(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(clients, "session", lambda: NoSession())
     with pytest.raises(NoCredentialsError):
-        clients.frozen_credentials()
+        transport.frozen_credentials()
     with pytest.raises(RuntimeError, match="no AWS region"):
-        clients.region()
+        transport.region()
 
 
 def test_payload_hash_is_computed_once_per_message(
@@ -381,17 +381,17 @@ def test_a_fresh_connection_dropped_by_the_server_is_not_retried(server: Server)
 def test_a_silent_server_times_out_and_the_socket_is_dropped(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(clients, "READ_TIMEOUT", 0.2)
+    monkeypatch.setattr(transport, "READ_TIMEOUT", 0.2)
     raw = RawServer(answer=False)
     try:
         sender = delivery.HttpSender(raw.endpoint, 4)
         assert delivery.send_one(sender, "a", b"1") == "TimeoutError"
-        assert clients.http_pool(raw.endpoint, 4)._idle == []  # never reused after a timeout
+        assert transport.http_pool(raw.endpoint, 4)._idle == []  # never reused after a timeout
     finally:
         raw.close()
 
 
 def test_the_signing_clock_is_utc() -> None:
-    now = clients.utcnow()
+    now = transport.utcnow()
     assert now.utcoffset() == dt.timedelta(0)
     assert abs((now - dt.datetime.now(dt.UTC)).total_seconds()) < 5
