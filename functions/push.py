@@ -66,14 +66,12 @@ def _failure(code: str, message: str) -> dict[str, Any]:
 
 def _http(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        request: Any = parse_json_object(event.get("body"), bool(event.get("isBase64Encoded")))
+        request = parse_json_object(event.get("body"), bool(event.get("isBase64Encoded")))
     except RequestError as exc:
-        request = exc  # reported through the same path as every other invalid request
-    if isinstance(request, RequestError):
         inv = log.Invocation("push", event, context)
-        inv.set(source="http", ok=False, error=request.code)
+        inv.set(source="http", ok=False, error=exc.code)
         inv.emit()
-        result = _failure(request.code, request.message)
+        result = _failure(exc.code, exc.message)
     else:
         result = _backend(request, context, "http", event)
     status = 200 if result["ok"] else _HTTP_STATUS.get(result["error"]["code"], 400)

@@ -52,6 +52,7 @@ def caller_user(config: Config, event: Any) -> str | None:
     user = authorizer_user(event)
     if user is not None:
         return user
-    if request_context(event).get("authorizer") or not config.connections_table:
+    rc = request_context(event)
+    if rc.get("authorizer") or not config.connections_table:
         return None
-    return store.connection_user(config.connections_table, request_context(event)["connectionId"])
+    return store.connection_user(config.connections_table, rc["connectionId"])
