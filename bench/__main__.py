@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from bench import capacity, coldstart, fanout, report, transports
-from bench.aws import Tokens, client
+from bench.aws import client
 from bench.stack import REPO, LocalStack, StackError
 from bench.swarm import Swarm, SwarmError
+from local.tokens import Minter
 
 
 def _say(text: str) -> None:
@@ -203,20 +205,21 @@ def measure(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]:
     concurrency = int(env.get("SEND_CONCURRENCY", "32"))
     table = env["CONNECTIONS_TABLE"]
     index = env.get("CONNECTIONS_USER_INDEX", "userId-index")
-    tokens = Tokens(stack)
+    # Tokens outlive the longest run (the local stack closes connections after 2 hours anyway).
+    mint = functools.partial(Minter(stack).mint, ttl_seconds=7200)
     latency_s = args.latency_ms / 1000
 
     swarm = Swarm(stack["websocket_url"])
     swarm.start()
     try:
         targets = [(f"target-{n}", n) for n in args.sizes]
-        clients = [(user, tokens.mint(user)) for user, n in targets for _ in range(n)]
+        clients = [(user, mint(user)) for user, n in targets for _ in range(n)]
         _say(f"connecting {len(clients)} target clients ({', '.join(u for u, _ in targets)})")
         _say(f"  done in {swarm.connect(clients):.0f} s")
         before_total = _count_rows(ddb, table)
         before = [{"user": u, **capacity.query_user(ddb, table, index, u)} for u, _ in targets]
 
-        others = [(f"other-{i:05d}", tokens.mint(f"other-{i:05d}")) for i in range(args.population)]
+        others = [(f"other-{i:05d}", mint(f"other-{i:05d}")) for i in range(args.population)]
         if others:
             _say(f"connecting {len(others)} other users' clients")
             _say(f"  done in {swarm.connect(others):.0f} s")
@@ -282,7 +285,7 @@ def measure(args: argparse.Namespace, stack: dict[str, Any]) -> dict[str, Any]:
 
     _say("cold starts (fresh processes)")
     functions_zip, layer_zip = _package(args.state_dir)
-    cold = coldstart.measure(stack, functions_zip, tokens.mint, args.cold_repeats)
+    cold = coldstart.measure(stack, functions_zip, mint, args.cold_repeats)
 
     return {
         "meta": {

@@ -10,24 +10,34 @@ import jwt
 from local.controlplane import aws_client
 
 
+class Minter:
+    """Mints tokens the deployed authorizer accepts (claims per stack.json's ``token``), reading
+    the secret from the emulated SSM once, however many tokens follow."""
+
+    def __init__(self, stack: dict[str, Any]) -> None:
+        spec = stack["token"]
+        if spec.get("mode") != "hs256":
+            raise ValueError(
+                f"the deployed authorizer uses AUTH_MODE={spec.get('mode')}: "
+                "local tokens can only be minted for hs256"
+            )
+        self.spec = spec
+        ssm = aws_client("ssm", stack["aws_endpoint"], stack["region"])
+        parameter = ssm.get_parameter(Name=spec["ssm_parameter"], WithDecryption=True)
+        self.secret: str = parameter["Parameter"]["Value"]
+
+    def mint(self, user_id: str, ttl_seconds: int = 3600) -> str:
+        if not user_id or len(user_id) > 128:
+            raise ValueError("a user id is 1..128 characters")
+        now = int(time.time())
+        claims: dict[str, Any] = {"sub": user_id, "iat": now, "exp": now + ttl_seconds}
+        if self.spec.get("issuer"):
+            claims["iss"] = self.spec["issuer"]
+        if self.spec.get("audience"):
+            claims["aud"] = self.spec["audience"]
+        return jwt.encode(claims, self.secret, algorithm=self.spec.get("algorithm", "HS256"))
+
+
 def mint(stack: dict[str, Any], user_id: str, ttl_seconds: int = 3600) -> str:
-    """A JWT the authorizer accepts for ``user_id`` (claims per stack.json's ``token``)."""
-    spec = stack["token"]
-    if spec.get("mode") != "hs256":
-        raise ValueError(
-            f"the deployed authorizer uses AUTH_MODE={spec.get('mode')}: "
-            "local tokens can only be minted for hs256"
-        )
-    if not user_id or len(user_id) > 128:
-        raise ValueError("a user id is 1..128 characters")
-    ssm = aws_client("ssm", stack["aws_endpoint"], stack["region"])
-    secret = ssm.get_parameter(Name=spec["ssm_parameter"], WithDecryption=True)["Parameter"][
-        "Value"
-    ]
-    now = int(time.time())
-    claims: dict[str, Any] = {"sub": user_id, "iat": now, "exp": now + ttl_seconds}
-    if spec.get("issuer"):
-        claims["iss"] = spec["issuer"]
-    if spec.get("audience"):
-        claims["aud"] = spec["audience"]
-    return jwt.encode(claims, secret, algorithm=spec.get("algorithm", "HS256"))
+    """One token for ``user_id`` (for many, keep a Minter)."""
+    return Minter(stack).mint(user_id, ttl_seconds)
