@@ -13,6 +13,7 @@ import asyncio
 import base64
 import contextlib
 import fnmatch
+import functools
 import json
 import logging
 import os
@@ -728,7 +729,9 @@ def _matches_invoke(statement: dict[str, Any], arn: str) -> bool:
     return action_ok and resource_ok
 
 
+@functools.lru_cache(maxsize=256)
 def _glob(pattern: str) -> re.Pattern[str]:
+    """IAM wildcards (* and ?) as a regex; cached, because every invoke checks the same grants."""
     return re.compile(
         "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
     )

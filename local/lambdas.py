@@ -89,10 +89,6 @@ class FunctionPool:
         self.invocations = 0
 
     @property
-    def size(self) -> int:
-        return len(self._all)
-
-    @property
     def in_use(self) -> int:
         """Invocations running or waiting for a starting worker (what concurrency counts)."""
         return self._busy + self._starting

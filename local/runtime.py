@@ -13,7 +13,6 @@ import zipfile
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -91,7 +90,6 @@ class Runtime:
         api_id: str | None = None,
         stage: str | None = None,
         max_workers: int = 8,
-        prewarm: bool = True,
     ) -> None:
         self.aws_endpoint = aws_endpoint
         self.region = region
@@ -101,7 +99,6 @@ class Runtime:
         self.api_id = api_id
         self.stage_name = stage
         self.max_workers = max_workers
-        self.prewarm = prewarm
         self.api: controlplane.Api | None = None
         self.functions: dict[str, controlplane.FunctionSpec] = {}
         self.pools: dict[str, FunctionPool] = {}
@@ -185,8 +182,7 @@ class Runtime:
             await runner.setup()
             await web.TCPSite(runner, host, port, backlog=4096).start()
             self._runners.append(runner)
-        if self.prewarm:
-            await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
+        await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
         return Endpoints(
             websocket_url=f"ws://{host}:{ws_port}/{stage}",
             connections_url=connections_url,
@@ -229,9 +225,6 @@ class BackgroundRuntime:
             self.stop()
             raise
         return self.endpoints
-
-    def call(self, coro: Any, timeout: float = 30.0) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def stop(self) -> None:
         if not self._thread.is_alive():

@@ -65,41 +65,38 @@ class Stack:
             ) from None
         self.stack_file.unlink(missing_ok=True)
 
-        t0 = time.monotonic()
-        self.say("starting the emulated AWS control plane (moto)")
-        self.moto = MotoServer(logs / "moto.log")
-        self.moto.start()
-        self.timings["moto"] = time.monotonic() - t0
+        example = self.options.example
+        shown = example.relative_to(REPO) if example.is_relative_to(REPO) else example
+        # Seen once in many runs: the provider retried a CreateFunction that moto had already
+        # answered 201, then looped on 409 "Function already exist". Every apply starts from an
+        # empty moto and no state, so a second try against a fresh moto is clean.
+        for attempt in (1, 2):
+            t0 = time.monotonic()
+            self.say("starting the emulated AWS control plane (moto)")
+            self.moto = moto = MotoServer(logs / "moto.log")
+            moto.start()
+            self.timings["moto"] = time.monotonic() - t0
 
-        t0 = time.monotonic()
-        self.say(
-            f"terraform apply {self.options.example.relative_to(REPO)} against "
-            f"{self.moto.endpoint} (log: {logs / 'terraform.log'})"
-        )
-        try:
-            applied = terraform.apply(
-                REPO, self.options.example, state / "tf", self.moto.endpoint, logs / "terraform.log"
-            )
-        except terraform.TerraformError as first:
-            # Seen once in many runs: the provider retried a CreateFunction that moto had already
-            # answered 201 and then looped on 409 "Function already exist". The apply starts from
-            # an empty moto and no state, so one more try against a fresh moto is clean.
+            t0 = time.monotonic()
             self.say(
-                f"terraform apply failed ({str(first).splitlines()[0]}); retrying once "
-                "against a fresh moto"
+                f"terraform apply {shown} against {moto.endpoint} (log: {logs / 'terraform.log'})"
             )
-            self.moto.stop()
-            self.moto = MotoServer(logs / "moto.log")
-            self.moto.start()
-            applied = terraform.apply(
-                REPO, self.options.example, state / "tf", self.moto.endpoint, logs / "terraform.log"
-            )
+            try:
+                applied = terraform.apply(
+                    REPO, example, state / "tf", moto.endpoint, logs / "terraform.log"
+                )
+                break
+            except terraform.TerraformError as exc:
+                if attempt == 2:
+                    raise
+                self.say(f"terraform apply failed ({str(exc).splitlines()[0]}); retrying once")
+                moto.stop()
         self.timings["terraform"] = time.monotonic() - t0
 
         t0 = time.monotonic()
         self.say("starting the runtime: WebSocket gateway, @connections, Lambda Invoke, workers")
         runtime = Runtime(
-            aws_endpoint=self.moto.endpoint,
+            aws_endpoint=moto.endpoint,
             region=applied.region,
             code=CodeSource(function_zips=applied.function_zips, layer_zips=applied.layer_zips),
             work_dir=state,

@@ -112,7 +112,7 @@ def _relative(target: Path, workdir: Path) -> str:
     return rel if rel.startswith("..") else f"./{rel}"
 
 
-def terraform_env(repo: Path, endpoint: str, workdir: Path) -> dict[str, str]:
+def terraform_env(repo: Path) -> dict[str, str]:
     """The environment of scripts/tf-env.sh (offline mirrors when the registry is unreachable),
     plus a plugin cache so repeated inits link the provider instead of copying it."""
     result = subprocess.run(  # noqa: S603
@@ -178,7 +178,7 @@ def apply(repo: Path, example: Path, workdir: Path, endpoint: str, log: Path) ->
     if terraform is None:
         raise TerraformError("terraform is not installed (see README: Requirements)")
     prepare(example, workdir, endpoint)
-    env = terraform_env(repo, endpoint, workdir)
+    env = terraform_env(repo)
     if not (workdir / ".terraform").is_dir() or not (workdir / ".terraform.lock.hcl").exists():
         _run([terraform, "init", "-input=false", "-no-color"], workdir, env, log)
     else:
@@ -190,15 +190,11 @@ def apply(repo: Path, example: Path, workdir: Path, endpoint: str, log: Path) ->
         env,
         log,
     )
-    outputs = {
-        k: v.get("value")
-        for k, v in json.loads(
-            _run([terraform, "output", "-json", "-no-color"], workdir, env, log, log_stdout=False)
-        ).items()
-    }
+    # One `show -json` has the outputs too (values.outputs), so no `terraform output` run.
     state = json.loads(
         _run([terraform, "show", "-json", "-no-color"], workdir, env, log, log_stdout=False)
     )
+    outputs = {k: v.get("value") for k, v in state.get("values", {}).get("outputs", {}).items()}
     functions, layers, region = code_paths(state, workdir)
     return Applied(
         outputs=outputs,
