@@ -9,7 +9,6 @@ import asyncio
 import json
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +38,7 @@ class Swarm:
         self._readers: set[asyncio.Task[None]] = set()
         self._waiters: dict[str, Waiter] = {}
         self._lock = threading.Lock()
-        self.by_user: dict[str, int] = defaultdict(int)
+        self._closing = False
         self.closed_unexpectedly = 0
         self.stray_frames = 0
 
@@ -84,7 +83,6 @@ class Swarm:
                         await asyncio.sleep(0.2 * (attempt + 1))
                         continue
                     self._sockets.append(ws)
-                    self.by_user[user] += 1
                     task = asyncio.create_task(self._read(ws))
                     self._readers.add(task)
                     task.add_done_callback(self._readers.discard)
@@ -116,7 +114,7 @@ class Swarm:
                 waiter.times.append(now)
                 if len(waiter.times) >= waiter.expected:
                     waiter.done.set()
-        if not getattr(self, "_closing", False):
+        if not self._closing:
             self.closed_unexpectedly += 1
 
     @property
