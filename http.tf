@@ -3,7 +3,9 @@
 # a caller needs execute-api:Invoke on http_publish_route_arn.
 
 locals {
-  create_http = var.create && var.create_http_publish_endpoint
+  # The route a backend may invoke: the Lambda permission grants it and an output publishes it.
+  http_publish_route_arn = try("${aws_apigatewayv2_api.http[0].execution_arn}/${aws_apigatewayv2_stage.http[0].name}/POST/notifications", null)
+  create_http            = var.create && var.create_http_publish_endpoint
 }
 
 resource "aws_apigatewayv2_api" "http" {
@@ -84,5 +86,5 @@ resource "aws_lambda_permission" "http_push" {
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this["push"].function_name
   principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_apigatewayv2_api.http[0].execution_arn}/${aws_apigatewayv2_stage.http[0].name}/POST/notifications"
+  source_arn    = local.http_publish_route_arn
 }

@@ -90,5 +90,5 @@ output "http_publish_url" {
 
 output "http_publish_route_arn" {
   description = "Resource for execute-api:Invoke in the IAM policy of a backend that publishes over HTTP."
-  value       = try("${aws_apigatewayv2_api.http[0].execution_arn}/${aws_apigatewayv2_stage.http[0].name}/POST/notifications", null)
+  value       = local.http_publish_route_arn
 }
