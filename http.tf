@@ -79,12 +79,16 @@ resource "aws_apigatewayv2_stage" "http" {
   }
 }
 
+data "aws_service_principal" "apigateway" {
+  service_name = "apigateway"
+}
+
 resource "aws_lambda_permission" "http_push" {
   count = local.create_http ? 1 : 0
 
   statement_id  = "AllowHttpPublish"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this["push"].function_name
-  principal     = "apigateway.amazonaws.com"
+  principal     = data.aws_service_principal.apigateway.name
   source_arn    = local.http_publish_route_arn
 }

@@ -97,24 +97,51 @@ module "iam" {
   tags                       = var.tags
 }
 
+# Region-wide, so only on request (README: "Stage logging and the Region's API Gateway role").
+module "api_gateway_account" {
+  source = "./modules/api-gateway-account"
+
+  create                   = var.create && var.create_api_gateway_account_role
+  name                     = "${var.name_prefix}-apigw-logs"
+  permissions_boundary_arn = var.permissions_boundary_arn
+  tags                     = var.tags
+}
+
+moved {
+  from = module.websocket_api.aws_iam_role.account_cloudwatch
+  to   = module.api_gateway_account.aws_iam_role.this
+}
+
+moved {
+  from = module.websocket_api.aws_iam_role_policy_attachment.account_cloudwatch
+  to   = module.api_gateway_account.aws_iam_role_policy_attachment.this
+}
+
+moved {
+  from = module.websocket_api.aws_api_gateway_account.this
+  to   = module.api_gateway_account.aws_api_gateway_account.this
+}
+
 module "websocket_api" {
   source = "./modules/websocket-api"
 
-  create                         = var.create
-  name                           = var.name_prefix
-  stage_name                     = var.stage_name
-  functions                      = { for f, fn in aws_lambda_function.this : f => { function_name = fn.function_name, invoke_arn = fn.invoke_arn } }
-  enable_authorizer              = local.auth_enabled
-  authorizer_identity_source     = var.auth.identity_source
-  create_push_route              = var.enable_client_push
-  auto_deploy                    = var.websocket_auto_deploy
-  throttling_burst_limit         = var.throttling_burst_limit
-  throttling_rate_limit          = var.throttling_rate_limit
-  logging_level                  = var.api_logging_level
-  log_retention_days             = var.log_retention_days
-  log_kms_key_arn                = var.log_kms_key_arn
-  create_account_cloudwatch_role = var.create_api_gateway_account_role
-  tags                           = var.tags
+  create                     = var.create
+  name                       = var.name_prefix
+  stage_name                 = var.stage_name
+  functions                  = { for f, fn in aws_lambda_function.this : f => { function_name = fn.function_name, invoke_arn = fn.invoke_arn } }
+  enable_authorizer          = local.auth_enabled
+  authorizer_identity_source = var.auth.identity_source
+  create_push_route          = var.enable_client_push
+  auto_deploy                = var.websocket_auto_deploy
+  throttling_burst_limit     = var.throttling_burst_limit
+  throttling_rate_limit      = var.throttling_rate_limit
+  logging_level              = var.api_logging_level
+  enable_access_logs         = var.enable_websocket_access_logs
+  log_retention_days         = var.log_retention_days
+  log_kms_key_arn            = var.log_kms_key_arn
+  # Derived from the account setting's resource when this stack creates it, so the stage waits.
+  account_logging_role_ready = var.api_gateway_account_role_exists || module.api_gateway_account.cloudwatch_role_arn != null
+  tags                       = var.tags
 }
 
 # Created before the functions so that retention and encryption apply from the first log line
@@ -167,6 +194,12 @@ resource "aws_lambda_function" "this" {
     precondition {
       condition     = var.history_ttl_seconds <= var.history_max_ttl_seconds
       error_message = "history_ttl_seconds must not exceed history_max_ttl_seconds."
+    }
+    # Cross-variable checks live here: variable validations may refer to other variables only
+    # from Terraform 1.9 on, and the module supports 1.7.
+    precondition {
+      condition     = !(var.create_api_gateway_account_role && var.api_gateway_account_role_exists)
+      error_message = "Set create_api_gateway_account_role or api_gateway_account_role_exists, not both: the first makes this stack own the Region's setting, the second says another stack does."
     }
   }
 

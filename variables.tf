@@ -270,8 +270,8 @@ variable "reserved_concurrency" {
   default     = {}
 
   validation {
-    condition     = alltrue([for k, v in var.reserved_concurrency : contains(["connect", "disconnect", "push", "poll", "authorizer"], k) && v >= 0 && v == floor(v)])
-    error_message = "reserved_concurrency keys must be connect, disconnect, push, poll or authorizer, with whole numbers >= 0."
+    condition     = alltrue([for k, v in var.reserved_concurrency : contains(["connect", "disconnect", "push", "poll", "authorizer"], k) && v >= 1 && v == floor(v)])
+    error_message = "reserved_concurrency keys must be connect, disconnect, push, poll or authorizer, with whole numbers >= 1 (0 stops the function: every invocation is throttled)."
   }
 }
 
@@ -402,8 +402,8 @@ variable "throttling_burst_limit" {
   default     = 500
 
   validation {
-    condition     = var.throttling_burst_limit >= 0 && var.throttling_burst_limit == floor(var.throttling_burst_limit)
-    error_message = "throttling_burst_limit must be a whole number >= 0."
+    condition     = var.throttling_burst_limit >= 1 && var.throttling_burst_limit == floor(var.throttling_burst_limit)
+    error_message = "throttling_burst_limit must be a whole number >= 1 (API Gateway throttles every request at 0)."
   }
 }
 
@@ -413,14 +413,25 @@ variable "throttling_rate_limit" {
   default     = 1000
 
   validation {
-    condition     = var.throttling_rate_limit >= 0
-    error_message = "throttling_rate_limit must be >= 0."
+    condition     = var.throttling_rate_limit > 0
+    error_message = "throttling_rate_limit must be > 0 (API Gateway throttles every request at 0)."
   }
+}
+
+variable "enable_websocket_access_logs" {
+  type        = bool
+  description = <<-EOT
+    JSON access logs of the WebSocket stage (a log group with log_retention_days). Off by default: AWS refuses stage
+    logging until the account and Region has an API Gateway CloudWatch role, which this module does not set unless
+    asked. To switch on: set the role once per Region (modules/api-gateway-account in a bootstrap stack) and set
+    api_gateway_account_role_exists = true, or set create_api_gateway_account_role = true (see README).
+  EOT
+  default     = false
 }
 
 variable "api_logging_level" {
   type        = string
-  description = "WebSocket execution logging (OFF, ERROR, INFO); needs an account-level API Gateway CloudWatch role. Data trace is always off."
+  description = "WebSocket execution logging (OFF, ERROR, INFO), into API-Gateway-Execution-Logs_{api_id}/{stage} with log_retention_days. Like access logs, anything but OFF needs the Region's API Gateway CloudWatch role. Data trace is always off."
   default     = "OFF"
 
   validation {
@@ -429,9 +440,20 @@ variable "api_logging_level" {
   }
 }
 
+variable "api_gateway_account_role_exists" {
+  type        = bool
+  description = "Confirms that this account and Region already has an API Gateway CloudWatch role (set by another stack, e.g. modules/api-gateway-account). Required, or create_api_gateway_account_role, before any WebSocket stage logging."
+  default     = false
+}
+
 variable "create_api_gateway_account_role" {
   type        = bool
-  description = "Set the Region-wide API Gateway account CloudWatch role (needed once per account and Region before WebSocket stages can log). Leave false if the account already has one."
+  description = <<-EOT
+    Let THIS stack set the Region-wide API Gateway account setting (aws_api_gateway_account, through
+    modules/api-gateway-account): one role for every REST and WebSocket API of the account in this Region. Off by
+    default: an application stack should not own a Region-wide setting. On destroy the setting is reset (other APIs
+    in the Region that log fail their next stage update until a role is set again). Prefer a bootstrap stack.
+  EOT
   default     = false
 }
 
@@ -454,7 +476,7 @@ variable "http_publish_throttling" {
   default     = {}
 
   validation {
-    condition     = var.http_publish_throttling.burst_limit >= 0 && var.http_publish_throttling.rate_limit >= 0
-    error_message = "http_publish_throttling limits must be >= 0."
+    condition     = var.http_publish_throttling.burst_limit >= 1 && var.http_publish_throttling.rate_limit > 0
+    error_message = "http_publish_throttling limits must be > 0 (API Gateway throttles every request at 0)."
   }
 }

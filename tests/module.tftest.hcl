@@ -14,6 +14,9 @@ mock_provider "aws" {
   mock_data "aws_caller_identity" {
     defaults = { account_id = "111122223333" }
   }
+  mock_data "aws_service_principal" {
+    defaults = { name = "lambda.amazonaws.com" }
+  }
 }
 
 override_resource {
@@ -148,8 +151,20 @@ run "defaults" {
   }
 
   assert {
-    condition     = !contains(keys(module.websocket_api.route_ids), "push") && length(aws_apigatewayv2_api.http) == 0
-    error_message = "no client push route and no HTTP endpoint by default"
+    condition     = length(aws_apigatewayv2_api.http) == 0
+    error_message = "no HTTP endpoint by default"
+  }
+
+  # A fresh account has no API Gateway CloudWatch role: nothing may need it, and nothing
+  # Region-wide may be changed, unless asked.
+  assert {
+    condition     = module.api_gateway_account.cloudwatch_role_arn == null && module.websocket_api.access_log_group_name == null && module.websocket_api.execution_log_group_name == null
+    error_message = "no stage logging and no Region-wide account setting by default"
+  }
+
+  assert {
+    condition     = alltrue([for k, n in module.iam.role_names : n == "ws-notify-${k}-eu-west-1"])
+    error_message = "role names carry the Region"
   }
 
   assert {
@@ -363,4 +378,60 @@ run "rejects_history_ttl_above_max" {
   }
 
   expect_failures = [aws_lambda_function.this]
+}
+
+# Logging without the role fails at plan: shown in modules/websocket-api's tests (expect_failures
+# cannot name a resource inside a module).
+run "websocket_logging_with_an_existing_account_role" {
+  command = plan
+
+  variables {
+    enable_websocket_access_logs    = true
+    api_logging_level               = "ERROR"
+    api_gateway_account_role_exists = true
+  }
+
+  assert {
+    condition     = module.websocket_api.access_log_group_name == "/aws/apigateway/ws-notify/prod/access" && module.api_gateway_account.role_name == null
+    error_message = "access logs on, and the Region-wide setting left to the stack that owns it"
+  }
+}
+
+run "websocket_logging_with_the_account_role_created_here" {
+  command = plan
+
+  variables {
+    enable_websocket_access_logs    = true
+    create_api_gateway_account_role = true
+  }
+
+  assert {
+    condition     = module.api_gateway_account.role_name == "ws-notify-apigw-logs-eu-west-1"
+    error_message = "opting in creates the Region-wide role, named with the Region"
+  }
+}
+
+run "rejects_both_account_role_switches" {
+  command = plan
+
+  variables {
+    create_api_gateway_account_role = true
+    api_gateway_account_role_exists = true
+  }
+
+  expect_failures = [aws_lambda_function.this]
+}
+
+# API Gateway and Lambda take 0 literally: every request throttled, the function stopped.
+run "rejects_zero_throttling_and_concurrency" {
+  command = plan
+
+  variables {
+    throttling_burst_limit  = 0
+    throttling_rate_limit   = 0
+    reserved_concurrency    = { push = 0 }
+    http_publish_throttling = { burst_limit = 0, rate_limit = 0 }
+  }
+
+  expect_failures = [var.throttling_burst_limit, var.throttling_rate_limit, var.reserved_concurrency, var.http_publish_throttling]
 }

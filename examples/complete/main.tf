@@ -28,8 +28,11 @@ module "notifications" {
     jwt_secret_parameter_name = aws_ssm_parameter.jwt_secret.name
   }
 
-  enable_client_push              = true
-  enable_broadcast                = true
-  create_http_publish_endpoint    = true
+  enable_client_push           = true
+  enable_broadcast             = true
+  create_http_publish_endpoint = true
+  # Stage logging is opt-in: it needs the Region-wide API Gateway CloudWatch role (README).
+  enable_websocket_access_logs    = var.enable_websocket_access_logs
+  api_gateway_account_role_exists = var.api_gateway_account_role_exists
   create_api_gateway_account_role = var.create_api_gateway_account_role
 }

@@ -16,8 +16,20 @@ variable "jwt_secret_version" {
   default     = 1
 }
 
+variable "enable_websocket_access_logs" {
+  type        = bool
+  description = "JSON access logs of the WebSocket stage. Needs this Region's API Gateway CloudWatch role: set api_gateway_account_role_exists (another stack set it) or create_api_gateway_account_role."
+  default     = false
+}
+
+variable "api_gateway_account_role_exists" {
+  type        = bool
+  description = "This account and Region already has an API Gateway CloudWatch role (e.g. from modules/api-gateway-account in a bootstrap stack)."
+  default     = false
+}
+
 variable "create_api_gateway_account_role" {
   type        = bool
-  description = "Set this Region's API Gateway CloudWatch role (WebSocket access logs need one). Set false if the account already has one."
-  default     = true
+  description = "Let this example set the Region-wide API Gateway CloudWatch role (a setting shared by every API in the Region; reset on destroy). Prefer a bootstrap stack."
+  default     = false
 }

@@ -5,7 +5,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.87, < 7.0"
+      version = ">= 5.87, < 6.0"
     }
     archive = {
       source  = "hashicorp/archive"

@@ -1,5 +1,11 @@
 data "aws_partition" "current" {}
 
+# lambda.amazonaws.com almost everywhere, but not in every partition (e.g. China Regions).
+data "aws_service_principal" "lambda" {
+  service_name = "lambda"
+  region       = var.region
+}
+
 locals {
   functions = toset(concat(
     ["connect", "disconnect", "push", "poll"],
@@ -116,7 +122,7 @@ locals {
     Statement = [{
       Effect    = "Allow"
       Action    = "sts:AssumeRole"
-      Principal = { Service = "lambda.${data.aws_partition.current.dns_suffix}" }
+      Principal = { Service = data.aws_service_principal.lambda.name }
     }]
   }
 
@@ -137,11 +143,19 @@ locals {
 resource "aws_iam_role" "this" {
   for_each = local.roles
 
-  name                 = "${var.name_prefix}-${each.key}"
+  # IAM role names are account-global: the Region lets the same stack live in a second Region.
+  name                 = "${var.name_prefix}-${each.key}-${var.region}"
   description          = "Runs the ${each.key} function of ${var.name_prefix} (least privilege)."
   assume_role_policy   = jsonencode(local.assume_role_policy)
   permissions_boundary = var.permissions_boundary_arn
   tags                 = var.tags
+
+  lifecycle {
+    precondition {
+      condition     = length("${var.name_prefix}-${each.key}-${var.region}") <= 64
+      error_message = "Role name ${var.name_prefix}-${each.key}-${var.region} exceeds IAM's 64 characters: shorten name_prefix."
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {

@@ -22,7 +22,7 @@ variable "create_authorizer_role" {
 
 variable "region" {
   type        = string
-  description = "AWS Region of the deployment; used in kms:ViaService conditions."
+  description = "AWS Region of the deployment: part of every role name (role names are account-global) and of kms:ViaService conditions."
 }
 
 variable "connections_table_arn" {

@@ -42,9 +42,15 @@ resource "aws_dynamodb_table" "connections" {
     enabled        = true
   }
 
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = var.kms_key_arn
+  # Without a customer key the block is left out: DynamoDB then encrypts with the AWS-owned key
+  # (free). `enabled = true` with no key would select the AWS-managed aws/dynamodb KMS key, which
+  # bills a KMS request per table access.
+  dynamic "server_side_encryption" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      enabled     = true
+      kms_key_arn = server_side_encryption.value
+    }
   }
 
   point_in_time_recovery {
@@ -82,9 +88,15 @@ resource "aws_dynamodb_table" "notifications" {
     enabled        = true
   }
 
-  server_side_encryption {
-    enabled     = true
-    kms_key_arn = var.kms_key_arn
+  # Without a customer key the block is left out: DynamoDB then encrypts with the AWS-owned key
+  # (free). `enabled = true` with no key would select the AWS-managed aws/dynamodb KMS key, which
+  # bills a KMS request per table access.
+  dynamic "server_side_encryption" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      enabled     = true
+      kms_key_arn = server_side_encryption.value
+    }
   }
 
   point_in_time_recovery {

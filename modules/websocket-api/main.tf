@@ -1,6 +1,9 @@
 locals {
-  # Route key => function name. `push` exists only when client push is enabled, so a disabled
-  # deployment has no Lambda behind client frames at all (they get the $default reply).
+  # Route key => function name. `push` reaches the push function only when client push is
+  # enabled; otherwise the route stays and is answered by the same MOCK reply as $default (see
+  # aws_apigatewayv2_route.push). Removing the route instead is not reversible in one apply: the
+  # create-before-destroy deployment snapshots the routes before the removed one is destroyed,
+  # so the old route would stay live without its Lambda permission (500 on every push frame).
   lambda_routes = merge(
     {
       "$connect"    = "connect"
@@ -11,6 +14,10 @@ locals {
   )
   routes       = var.create ? local.lambda_routes : {}
   integrations = var.create ? toset(values(local.lambda_routes)) : toset([])
+  # Routes with a Lambda target other than push (push is its own resource, always present).
+  function_routes = { for k, f in local.routes : k => f if k != "push" }
+
+  logging_enabled = var.create && (var.enable_access_logs || var.logging_level != "OFF")
 
   authorize = var.create && var.enable_authorizer
 
@@ -72,7 +79,7 @@ resource "aws_apigatewayv2_authorizer" "this" {
 
 resource "aws_apigatewayv2_route" "lambda" {
   #checkov:skip=CKV_AWS_309:WebSocket APIs authorize once, at $connect (REQUEST authorizer); API Gateway accepts no authorizer on $disconnect or message routes, which inherit the identity captured at connect.
-  for_each = local.routes
+  for_each = local.function_routes
 
   api_id             = aws_apigatewayv2_api.this[0].id
   route_key          = each.key
@@ -127,6 +134,26 @@ resource "aws_apigatewayv2_route_response" "default" {
   route_response_key = "$default"
 }
 
+# `push`: the push function when client push is enabled, else the $default MOCK reply. Updated in
+# place when the switch flips, so the next deployment (which depends on it) serves the new target.
+resource "aws_apigatewayv2_route" "push" {
+  #checkov:skip=CKV_AWS_309:WebSocket APIs authorize once, at $connect; message routes cannot carry an authorizer and inherit the identity captured at connect.
+  count = var.create ? 1 : 0
+
+  api_id                              = aws_apigatewayv2_api.this[0].id
+  route_key                           = "push"
+  target                              = var.create_push_route ? "integrations/${aws_apigatewayv2_integration.lambda["push"].id}" : "integrations/${aws_apigatewayv2_integration.default[0].id}"
+  route_response_selection_expression = var.create_push_route ? null : "$default"
+}
+
+resource "aws_apigatewayv2_route_response" "push" {
+  count = var.create && !var.create_push_route ? 1 : 0
+
+  api_id             = aws_apigatewayv2_api.this[0].id
+  route_id           = aws_apigatewayv2_route.push[0].id
+  route_response_key = "$default"
+}
+
 # WebSocket APIs do not redeploy by themselves: a new deployment whenever any routed piece changes.
 resource "aws_apigatewayv2_deployment" "this" {
   count = var.create && !var.auto_deploy ? 1 : 0
@@ -134,17 +161,35 @@ resource "aws_apigatewayv2_deployment" "this" {
   api_id      = aws_apigatewayv2_api.this[0].id
   description = "Routes: ${join(", ", sort(concat(keys(local.routes), ["$default"])))}"
 
+  # Hash of what defines the routing, all known at plan time. Hashing the resources themselves
+  # would also hash attributes the provider fills in on refresh, and replace the deployment on
+  # every plan. depends_on orders the deployment after every routed piece it snapshots.
   triggers = {
-    redeployment = sha1(jsonencode([
-      aws_apigatewayv2_route.lambda,
-      aws_apigatewayv2_integration.lambda,
-      aws_apigatewayv2_authorizer.this,
-      aws_apigatewayv2_route.default,
-      aws_apigatewayv2_integration.default,
-      aws_apigatewayv2_integration_response.default,
-      aws_apigatewayv2_route_response.default,
-    ]))
+    redeployment = sha1(jsonencode({
+      routes       = local.routes
+      push_target  = var.create_push_route ? "lambda" : "mock"
+      integrations = { for f in local.integrations : f => var.functions[f].invoke_arn }
+      authorizer = local.authorize ? {
+        uri              = var.functions["authorizer"].invoke_arn
+        identity_sources = local.identity_sources[var.authorizer_identity_source]
+      } : null
+      default_reply = local.default_reply
+    }))
   }
+
+  depends_on = [
+    aws_apigatewayv2_route.lambda,
+    aws_apigatewayv2_route.push,
+    aws_apigatewayv2_route_response.push,
+    aws_apigatewayv2_integration.lambda,
+    aws_apigatewayv2_authorizer.this,
+    aws_apigatewayv2_route.default,
+    aws_apigatewayv2_integration.default,
+    aws_apigatewayv2_integration_response.default,
+    aws_apigatewayv2_route_response.default,
+    aws_lambda_permission.route,
+    aws_lambda_permission.authorizer,
+  ]
 
   lifecycle {
     create_before_destroy = true
@@ -154,9 +199,22 @@ resource "aws_apigatewayv2_deployment" "this" {
 resource "aws_cloudwatch_log_group" "access" {
   #checkov:skip=CKV_AWS_338:Retention is a cost decision left to the consumer (log_retention_days, default 30 days); one year is available.
   #checkov:skip=CKV_AWS_158:A KMS key is optional (log_kms_key_arn); CloudWatch Logs encrypts at rest by default.
-  count = var.create ? 1 : 0
+  count = var.create && var.enable_access_logs ? 1 : 0
 
   name              = "/aws/apigateway/${var.name}/${var.stage_name}/access"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.log_kms_key_arn
+  tags              = var.tags
+}
+
+# API Gateway writes execution logs to a group of its own naming and creates it, without
+# retention, on first use. Created here first so retention and encryption apply.
+resource "aws_cloudwatch_log_group" "execution" {
+  #checkov:skip=CKV_AWS_338:Retention is a cost decision left to the consumer (log_retention_days, default 30 days); one year is available.
+  #checkov:skip=CKV_AWS_158:A KMS key is optional (log_kms_key_arn); CloudWatch Logs encrypts at rest by default.
+  count = var.create && var.logging_level != "OFF" ? 1 : 0
+
+  name              = "API-Gateway-Execution-Logs_${aws_apigatewayv2_api.this[0].id}/${var.stage_name}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.log_kms_key_arn
   tags              = var.tags
@@ -181,12 +239,24 @@ resource "aws_apigatewayv2_stage" "this" {
     data_trace_enabled = false
   }
 
-  access_log_settings {
-    destination_arn = aws_cloudwatch_log_group.access[0].arn
-    format          = local.access_log_format
+  dynamic "access_log_settings" {
+    for_each = aws_cloudwatch_log_group.access
+    content {
+      destination_arn = access_log_settings.value.arn
+      format          = local.access_log_format
+    }
   }
 
-  depends_on = [aws_api_gateway_account.this]
+  depends_on = [aws_cloudwatch_log_group.execution]
+
+  lifecycle {
+    # AWS refuses (half-way through the first apply) any stage logging until the account and
+    # Region have an API Gateway CloudWatch role. Refuse it at plan instead, with the way out.
+    precondition {
+      condition     = !local.logging_enabled || var.account_logging_role_ready
+      error_message = "WebSocket stage logging (access logs or logging_level != OFF) needs this Region's API Gateway CloudWatch role, or AWS fails the stage with \"CloudWatch Logs role ARN must be set in account settings to enable logging\". Set it once per Region (modules/api-gateway-account in a bootstrap stack) and set api_gateway_account_role_exists = true, or let this module set it (create_api_gateway_account_role = true)."
+    }
+  }
 }
 
 resource "aws_lambda_permission" "route" {
@@ -195,7 +265,7 @@ resource "aws_lambda_permission" "route" {
   statement_id  = "AllowApiGateway-${replace(each.key, "$", "")}"
   action        = "lambda:InvokeFunction"
   function_name = var.functions[each.value].function_name
-  principal     = "apigateway.amazonaws.com"
+  principal     = data.aws_service_principal.apigateway.name
   source_arn    = "${aws_apigatewayv2_api.this[0].execution_arn}/${var.stage_name}/${each.key}"
 }
 
@@ -205,38 +275,16 @@ resource "aws_lambda_permission" "authorizer" {
   statement_id  = "AllowApiGatewayAuthorizer"
   action        = "lambda:InvokeFunction"
   function_name = var.functions["authorizer"].function_name
-  principal     = "apigateway.amazonaws.com"
+  principal     = data.aws_service_principal.apigateway.name
   source_arn    = "${aws_apigatewayv2_api.this[0].execution_arn}/authorizers/${aws_apigatewayv2_authorizer.this[0].id}"
 }
 
-# Optional Region-wide setting: the role API Gateway uses to write logs for every API in the account.
-resource "aws_iam_role" "account_cloudwatch" {
-  count = var.create && var.create_account_cloudwatch_role ? 1 : 0
-
-  name = "${var.name}-apigateway-cloudwatch"
-  assume_role_policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [{
-      Effect    = "Allow"
-      Action    = "sts:AssumeRole"
-      Principal = { Service = "apigateway.amazonaws.com" }
-    }]
-  })
-  tags = var.tags
+# v0.1 created the push route only when enabled, under the route map.
+moved {
+  from = aws_apigatewayv2_route.lambda["push"]
+  to   = aws_apigatewayv2_route.push[0]
 }
 
-resource "aws_iam_role_policy_attachment" "account_cloudwatch" {
-  count = var.create && var.create_account_cloudwatch_role ? 1 : 0
-
-  role       = aws_iam_role.account_cloudwatch[0].name
-  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+data "aws_service_principal" "apigateway" {
+  service_name = "apigateway"
 }
-
-resource "aws_api_gateway_account" "this" {
-  count = var.create && var.create_account_cloudwatch_role ? 1 : 0
-
-  cloudwatch_role_arn = aws_iam_role.account_cloudwatch[0].arn
-  depends_on          = [aws_iam_role_policy_attachment.account_cloudwatch]
-}
-
-data "aws_partition" "current" {}

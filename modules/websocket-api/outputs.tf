@@ -40,15 +40,25 @@ output "authorizer_id" {
 
 output "route_ids" {
   description = "Route ID per route key."
-  value       = merge({ for k, r in aws_apigatewayv2_route.lambda : k => r.id }, { for r in aws_apigatewayv2_route.default : r.route_key => r.id })
+  value       = merge({ for k, r in aws_apigatewayv2_route.lambda : k => r.id }, { for r in concat(aws_apigatewayv2_route.default, aws_apigatewayv2_route.push) : r.route_key => r.id })
 }
 
 output "access_log_group_name" {
-  description = "CloudWatch log group of the stage's JSON access logs."
+  description = "CloudWatch log group of the stage's JSON access logs (null unless enable_access_logs)."
   value       = try(aws_cloudwatch_log_group.access[0].name, null)
 }
 
 output "access_log_group_arn" {
   description = "ARN of the access log group."
   value       = try(aws_cloudwatch_log_group.access[0].arn, null)
+}
+
+output "execution_log_group_name" {
+  description = "CloudWatch log group of API Gateway's execution logs (null while logging_level is OFF)."
+  value       = try(aws_cloudwatch_log_group.execution[0].name, null)
+}
+
+output "routing_hash" {
+  description = "Hash of the routing inputs (routes, targets, integrations, authorizer, $default reply); a new deployment is made exactly when it changes."
+  value       = try(aws_apigatewayv2_deployment.this[0].triggers.redeployment, null)
 }

@@ -89,8 +89,8 @@ variable "throttling_burst_limit" {
   default     = 500
 
   validation {
-    condition     = var.throttling_burst_limit >= 0 && var.throttling_burst_limit == floor(var.throttling_burst_limit)
-    error_message = "throttling_burst_limit must be a whole number >= 0."
+    condition     = var.throttling_burst_limit >= 1 && var.throttling_burst_limit == floor(var.throttling_burst_limit)
+    error_message = "throttling_burst_limit must be a whole number >= 1 (0 throttles every request)."
   }
 }
 
@@ -100,8 +100,8 @@ variable "throttling_rate_limit" {
   default     = 1000
 
   validation {
-    condition     = var.throttling_rate_limit >= 0
-    error_message = "throttling_rate_limit must be >= 0."
+    condition     = var.throttling_rate_limit > 0
+    error_message = "throttling_rate_limit must be > 0 (0 throttles every request)."
   }
 }
 
@@ -113,7 +113,7 @@ variable "detailed_metrics_enabled" {
 
 variable "logging_level" {
   type        = string
-  description = "Execution logging level (OFF, ERROR, INFO). Anything but OFF needs the account-level API Gateway CloudWatch role (see create_account_cloudwatch_role)."
+  description = "Execution logging level (OFF, ERROR, INFO). Anything but OFF needs the account-level API Gateway CloudWatch role (account_logging_role_ready); the execution log group API-Gateway-Execution-Logs_{api_id}/{stage} is created with log_retention_days."
   default     = "OFF"
 
   validation {
@@ -139,19 +139,25 @@ variable "log_kms_key_arn" {
   default     = null
 }
 
-variable "create_account_cloudwatch_role" {
+variable "enable_access_logs" {
+  type        = bool
+  description = "JSON access logs of the stage in a log group with retention. Needs the Region's API Gateway CloudWatch role (account_logging_role_ready)."
+  default     = false
+}
+
+variable "account_logging_role_ready" {
   type        = bool
   description = <<-EOT
-    Set the Region-wide API Gateway account setting (aws_api_gateway_account) to a new role that may write CloudWatch Logs.
-    WebSocket stages with access logs fail with "CloudWatch Logs role ARN must be set in account settings" until the
-    account has one. It is one setting per account and Region: enable this in one stack only, or leave it off when the
-    account already has a role.
+    Whether this account and Region has an API Gateway CloudWatch role (aws_api_gateway_account), which stage logging
+    (enable_access_logs, logging_level) needs. The plan fails when logging is on and this is false, instead of the
+    apply failing half-way. Pass a value derived from the account setting's resource when the same configuration
+    creates it, so the stage waits for it.
   EOT
   default     = false
 }
 
 variable "tags" {
   type        = map(string)
-  description = "Tags applied to the API, stage, log group and role."
+  description = "Tags applied to the API, stage and log groups."
   default     = {}
 }

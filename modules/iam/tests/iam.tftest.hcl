@@ -7,6 +7,12 @@ mock_provider "aws" {
       dns_suffix = "amazonaws.com"
     }
   }
+
+  mock_data "aws_service_principal" {
+    defaults = {
+      name = "lambda.amazonaws.com"
+    }
+  }
 }
 
 variables {
@@ -97,6 +103,24 @@ run "least_privilege_statements" {
     condition     = length(aws_iam_role_policy_attachment.xray) == 0
     error_message = "no X-Ray policy without tracing"
   }
+
+  assert {
+    condition     = alltrue([for k, r in aws_iam_role.this : r.name == "t-${k}-eu-west-1"])
+    error_message = "role names carry the Region (IAM names are account-global; a second Region must not collide)"
+  }
+}
+
+# The longest prefix (38) with the longest Region names in use today (14) fits exactly; anything
+# longer must fail at plan, not half-way through an apply.
+run "role_names_fit_iam_limit" {
+  command = plan
+
+  variables {
+    name_prefix = "a-thirty-eight-character-name-prefix12"
+    region      = "ap-southeast-22"
+  }
+
+  expect_failures = [aws_iam_role.this]
 }
 
 run "broadcast_grants_scan_on_the_connections_table" {

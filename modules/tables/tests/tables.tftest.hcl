@@ -46,9 +46,11 @@ run "defaults" {
     error_message = "PITR on for notifications, off for connections by default"
   }
 
+  # DynamoDB always encrypts at rest. No block = the AWS-owned key (free); `enabled = true` without
+  # a key would select the AWS-managed aws/dynamodb key, billed per KMS request.
   assert {
-    condition     = aws_dynamodb_table.connections[0].server_side_encryption[0].enabled && aws_dynamodb_table.notifications[0].server_side_encryption[0].enabled
-    error_message = "server-side encryption is always on"
+    condition     = length(aws_dynamodb_table.connections[0].server_side_encryption) == 0 && length(aws_dynamodb_table.notifications[0].server_side_encryption) == 0
+    error_message = "without a customer key the tables use the AWS-owned key, not the AWS-managed one"
   }
 
   assert {
@@ -74,8 +76,9 @@ run "customer_key_protection_and_provisioned" {
   }
 
   assert {
-    condition     = aws_dynamodb_table.notifications[0].server_side_encryption[0].kms_key_arn == "arn:aws:kms:eu-west-1:111122223333:key/k"
-    error_message = "customer key is used"
+    condition = alltrue([for t in [aws_dynamodb_table.connections[0], aws_dynamodb_table.notifications[0]] :
+    t.server_side_encryption[0].enabled && t.server_side_encryption[0].kms_key_arn == "arn:aws:kms:eu-west-1:111122223333:key/k"])
+    error_message = "customer key is used on both tables"
   }
 
   assert {

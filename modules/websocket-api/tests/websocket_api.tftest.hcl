@@ -18,10 +18,9 @@ mock_provider "aws" {
     }
   }
 
-  mock_data "aws_partition" {
+  mock_data "aws_service_principal" {
     defaults = {
-      partition  = "aws"
-      dns_suffix = "amazonaws.com"
+      name = "apigateway.amazonaws.com"
     }
   }
 }
@@ -67,6 +66,12 @@ override_resource {
   target          = aws_cloudwatch_log_group.access[0]
   override_during = plan
   values          = { arn = "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/apigateway/t/prod/access" }
+}
+
+override_resource {
+  target          = aws_apigatewayv2_route.push[0]
+  override_during = plan
+  values          = { id = "route-push" }
 }
 
 variables {
@@ -174,13 +179,9 @@ run "stage_throttling_logging_and_deployment" {
   }
 
   assert {
-    condition     = aws_apigatewayv2_stage.this[0].access_log_settings[0].destination_arn == aws_cloudwatch_log_group.access[0].arn && aws_cloudwatch_log_group.access[0].retention_in_days == 30
-    error_message = "access logs go to a log group with retention"
-  }
-
-  assert {
-    condition     = can(jsondecode(aws_apigatewayv2_stage.this[0].access_log_settings[0].format).requestId)
-    error_message = "access log format is JSON"
+    condition = (length(aws_apigatewayv2_stage.this[0].access_log_settings) == 0 && length(aws_cloudwatch_log_group.access) == 0
+    && aws_apigatewayv2_stage.this[0].default_route_settings[0].logging_level == "OFF" && length(aws_cloudwatch_log_group.execution) == 0)
+    error_message = "no stage logging by default: it needs the Region's API Gateway CloudWatch role, which a fresh account lacks"
   }
 
   assert {
@@ -190,18 +191,82 @@ run "stage_throttling_logging_and_deployment" {
 
   assert {
     condition     = keys(aws_apigatewayv2_deployment.this[0].triggers) == tolist(["redeployment"])
-    error_message = "the deployment is re-triggered by a hash of the routed pieces"
+    error_message = "the deployment is re-triggered by a hash of the routing inputs"
   }
 
   assert {
     condition     = output.management_endpoint == "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
     error_message = "management endpoint is the https stage URL"
   }
+}
+
+# The hash is made of inputs only, so it is known at plan time and does not move on refresh.
+run "deployment_hash_known_at_plan_and_follows_routing" {
+  command = plan
 
   assert {
-    condition     = length(aws_api_gateway_account.this) == 0
-    error_message = "the Region-wide account setting is left alone by default"
+    condition     = length(aws_apigatewayv2_deployment.this[0].triggers.redeployment) == 40
+    error_message = "the redeployment hash is known at plan time"
   }
+}
+
+run "deployment_hash_changes_with_client_push" {
+  command = plan
+
+  variables {
+    create_push_route = true
+  }
+
+  assert {
+    condition     = output.routing_hash != run.deployment_hash_known_at_plan_and_follows_routing.routing_hash
+    error_message = "switching client push redeploys"
+  }
+}
+
+run "logging_opt_in_with_account_role" {
+  command = plan
+
+  variables {
+    enable_access_logs         = true
+    logging_level              = "ERROR"
+    account_logging_role_ready = true
+    log_retention_days         = 14
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_stage.this[0].access_log_settings[0].destination_arn == aws_cloudwatch_log_group.access[0].arn && aws_cloudwatch_log_group.access[0].retention_in_days == 14
+    error_message = "access logs go to a log group with retention"
+  }
+
+  assert {
+    condition     = can(jsondecode(aws_apigatewayv2_stage.this[0].access_log_settings[0].format).requestId)
+    error_message = "access log format is JSON"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.execution[0].name == "API-Gateway-Execution-Logs_abc123/prod" && aws_cloudwatch_log_group.execution[0].retention_in_days == 14
+    error_message = "API Gateway's own execution log group is created with retention"
+  }
+}
+
+run "logging_without_account_role_fails_at_plan" {
+  command = plan
+
+  variables {
+    enable_access_logs = true
+  }
+
+  expect_failures = [aws_apigatewayv2_stage.this]
+}
+
+run "execution_logging_without_account_role_fails_at_plan" {
+  command = plan
+
+  variables {
+    logging_level = "INFO"
+  }
+
+  expect_failures = [aws_apigatewayv2_stage.this]
 }
 
 run "permissions_are_scoped_to_each_route" {
@@ -233,8 +298,13 @@ run "client_push_and_no_auth" {
   }
 
   assert {
-    condition     = aws_apigatewayv2_route.lambda["push"].target == "integrations/${aws_apigatewayv2_integration.lambda["push"].id}"
-    error_message = "client push creates the push route"
+    condition     = aws_apigatewayv2_route.push[0].target == "integrations/int-push" && length(aws_apigatewayv2_route_response.push) == 0
+    error_message = "client push routes push frames to the push function"
+  }
+
+  assert {
+    condition     = aws_lambda_permission.route["push"].source_arn == "arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/push"
+    error_message = "the push function may be invoked by the push route"
   }
 
   assert {
@@ -269,22 +339,32 @@ run "identity_source_header" {
   }
 }
 
-run "auto_deploy_and_account_role" {
+run "push_route_answers_like_default_when_client_push_is_off" {
+  command = plan
+
+  assert {
+    condition = (aws_apigatewayv2_route.push[0].target == "integrations/int-default"
+      && aws_apigatewayv2_route.push[0].route_response_selection_expression == "$default"
+    && aws_apigatewayv2_route_response.push[0].route_response_key == "$default")
+    error_message = "with client push off the push route is the $default MOCK reply (no Lambda behind it)"
+  }
+
+  assert {
+    condition     = !contains(keys(aws_lambda_permission.route), "push") && !contains(keys(aws_apigatewayv2_integration.lambda), "push")
+    error_message = "no push permission or integration when client push is off"
+  }
+}
+
+run "auto_deploy" {
   command = plan
 
   variables {
-    auto_deploy                    = true
-    create_account_cloudwatch_role = true
+    auto_deploy = true
   }
 
   assert {
     condition     = length(aws_apigatewayv2_deployment.this) == 0 && aws_apigatewayv2_stage.this[0].auto_deploy
     error_message = "auto_deploy replaces the explicit deployment"
-  }
-
-  assert {
-    condition     = aws_iam_role_policy_attachment.account_cloudwatch[0].policy_arn == "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-    error_message = "account role uses the AWS policy for API Gateway logging"
   }
 }
 
@@ -296,7 +376,7 @@ run "create_false" {
   }
 
   assert {
-    condition     = length(aws_apigatewayv2_api.this) == 0 && length(aws_apigatewayv2_route.lambda) == 0 && length(aws_lambda_permission.route) == 0 && output.websocket_url == null
+    condition     = length(aws_apigatewayv2_api.this) == 0 && length(aws_apigatewayv2_route.lambda) == 0 && length(aws_apigatewayv2_route.push) == 0 && length(aws_lambda_permission.route) == 0 && output.websocket_url == null
     error_message = "create = false creates nothing"
   }
 }
@@ -309,7 +389,9 @@ run "rejects_bad_inputs" {
     logging_level              = "DEBUG"
     log_retention_days         = 10
     functions                  = { connect = { function_name = "x", invoke_arn = "y" } }
+    throttling_burst_limit     = 0
+    throttling_rate_limit      = 0
   }
 
-  expect_failures = [var.authorizer_identity_source, var.logging_level, var.log_retention_days, var.functions]
+  expect_failures = [var.authorizer_identity_source, var.logging_level, var.log_retention_days, var.functions, var.throttling_burst_limit, var.throttling_rate_limit]
 }
