@@ -172,7 +172,7 @@ resource "aws_lambda_function" "this" {
   architectures    = [var.lambda_architecture]
   handler          = "${each.key}.handler"
   filename         = data.archive_file.functions[0].output_path
-  source_code_hash = data.archive_file.functions[0].output_base64sha256
+  source_code_hash = data.archive_file.functions_hash[0].output_base64sha256
   memory_size      = local.memory_size[each.key]
   timeout          = local.timeout[each.key]
   layers           = each.key == "authorizer" ? local.authorizer_layers : null

@@ -62,10 +62,18 @@ run "defaults" {
 
   assert {
     condition = alltrue([for f in aws_lambda_function.this :
-      f.filename == data.archive_file.functions[0].output_path
-      && f.source_code_hash == data.archive_file.functions[0].output_base64sha256
+      f.source_code_hash == data.archive_file.functions_hash[0].output_base64sha256
     && f.runtime == "python3.12" && f.architectures == tolist(["arm64"])])
     error_message = "one zip serves every function, hashed, on arm64 / python3.12"
+  }
+
+  # Known at plan and made of pinned inputs only: no timestamp(), no dependency on build/.
+  assert {
+    condition = (terraform_data.authorizer_layer[0].triggers_replace.runtime == "python3.12"
+      && terraform_data.authorizer_layer[0].triggers_replace.architecture == "arm64"
+      && terraform_data.authorizer_layer[0].triggers_replace.requirements == filesha256("functions/requirements.txt")
+    && !can(terraform_data.authorizer_layer[0].triggers_replace.build))
+    error_message = "the layer is rebuilt only when its pinned inputs change"
   }
 
   assert {
@@ -435,3 +443,4 @@ run "rejects_zero_throttling_and_concurrency" {
 
   expect_failures = [var.throttling_burst_limit, var.throttling_rate_limit, var.reserved_concurrency, var.http_publish_throttling]
 }
+
