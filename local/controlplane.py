@@ -168,7 +168,10 @@ def read_api(
             f"expected one WebSocket API{' with id ' + api_id if api_id else ''}, found {len(apis)}"
         )
     api = apis[0]
-    stage = _read_stage(apigw, api["ApiId"], stage_name)
+    stage, deployment_id = _read_stage(apigw, api["ApiId"], stage_name)
+    config = _deployed_config(apigw, api["ApiId"], deployment_id) or _live_config(
+        apigw, api["ApiId"]
+    )
     authorizers = {
         a["AuthorizerId"]: Authorizer(
             id=a["AuthorizerId"],
@@ -177,24 +180,20 @@ def read_api(
             function_name=function_name_from_uri(a.get("AuthorizerUri", "")),
             identity_sources=tuple(a.get("IdentitySource") or ()),
         )
-        for a in _paged(apigw.get_authorizers, ApiId=api["ApiId"])
+        for a in config["authorizers"]
     }
-    integrations = {
-        i["IntegrationId"]: _integration(apigw, api["ApiId"], i)
-        for i in _paged(apigw.get_integrations, ApiId=api["ApiId"])
-    }
+    integrations = {i["IntegrationId"]: _integration(i) for i in config["integrations"]}
     routes: dict[str, Route] = {}
-    for r in _paged(apigw.get_routes, ApiId=api["ApiId"]):
+    for r in config["routes"]:
         target = r.get("Target") or ""
         integration = integrations.get(target.removeprefix("integrations/")) if target else None
-        responses = _paged(apigw.get_route_responses, ApiId=api["ApiId"], RouteId=r["RouteId"])
         routes[r["RouteKey"]] = Route(
             id=r["RouteId"],
             key=r["RouteKey"],
             authorization_type=r.get("AuthorizationType") or "NONE",
             authorizer=authorizers.get(r.get("AuthorizerId") or ""),
             integration=integration,
-            route_response_keys=tuple(rr["RouteResponseKey"] for rr in responses),
+            route_response_keys=tuple(rr["RouteResponseKey"] for rr in r["Responses"]),
             route_response_selection_expression=r.get("RouteResponseSelectionExpression"),
         )
     return Api(
@@ -209,7 +208,8 @@ def read_api(
     )
 
 
-def _read_stage(apigw: Any, api_id: str, stage_name: str | None) -> Stage:
+def _read_stage(apigw: Any, api_id: str, stage_name: str | None) -> tuple[Stage, str | None]:
+    """The stage, and the deployment it serves (None with AutoDeploy: the live configuration)."""
     stages = _paged(apigw.get_stages, ApiId=api_id)
     if stage_name:
         stages = [s for s in stages if s["StageName"] == stage_name]
@@ -221,7 +221,7 @@ def _read_stage(apigw: Any, api_id: str, stage_name: str | None) -> Stage:
     s = stages[0]
     settings = s.get("DefaultRouteSettings") or {}
     logs = s.get("AccessLogSettings") or {}
-    return Stage(
+    stage = Stage(
         name=s["StageName"],
         variables=dict(s.get("StageVariables") or {}),
         access_log_format=logs.get("Format"),
@@ -229,18 +229,65 @@ def _read_stage(apigw: Any, api_id: str, stage_name: str | None) -> Stage:
         throttling_burst_limit=settings.get("ThrottlingBurstLimit"),
         throttling_rate_limit=settings.get("ThrottlingRateLimit"),
     )
+    return stage, None if s.get("AutoDeploy") else s.get("DeploymentId")
 
 
-def _integration(apigw: Any, api_id: str, i: dict[str, Any]) -> Integration:
+def _live_config(apigw: Any, api_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Authorizers, integrations and routes (each with its responses) as configured now."""
+    integrations = _paged(apigw.get_integrations, ApiId=api_id)
+    for i in integrations:
+        i["Responses"] = _paged(
+            apigw.get_integration_responses, ApiId=api_id, IntegrationId=i["IntegrationId"]
+        )
+    routes = _paged(apigw.get_routes, ApiId=api_id)
+    for r in routes:
+        r["Responses"] = _paged(apigw.get_route_responses, ApiId=api_id, RouteId=r["RouteId"])
+    return {
+        "authorizers": _paged(apigw.get_authorizers, ApiId=api_id),
+        "integrations": integrations,
+        "routes": routes,
+    }
+
+
+def _deployed_config(
+    apigw: Any, api_id: str, deployment_id: str | None
+) -> dict[str, list[dict[str, Any]]] | None:
+    """The same, as frozen by the stage's deployment (local.moto_main's ``localSnapshot``, which
+    botocore does not model: read from the raw reply). None when there is no snapshot."""
+    if not deployment_id:
+        return None
+    raw: dict[str, bytes] = {}
+
+    def keep_body(http_response: Any, **_: Any) -> None:
+        raw["body"] = http_response.content
+
+    event = "after-call.apigatewayv2.GetDeployment"
+    apigw.meta.events.register(event, keep_body)
+    try:
+        apigw.get_deployment(ApiId=api_id, DeploymentId=deployment_id)
+    finally:
+        apigw.meta.events.unregister(event, keep_body)
+    snapshot = json.loads(raw.get("body") or b"{}").get("localSnapshot")
+    if not snapshot:
+        return None
+
+    def boto_keys(item: dict[str, Any]) -> dict[str, Any]:
+        # The wire format is camelCase; boto3 (and _live_config) use the model's PascalCase.
+        out = {k[:1].upper() + k[1:]: v for k, v in item.items() if k != "responses"}
+        out["Responses"] = [boto_keys(r) for r in item.get("responses", [])]
+        return out
+
+    return {kind: [boto_keys(item) for item in snapshot[kind]] for kind in snapshot}
+
+
+def _integration(i: dict[str, Any]) -> Integration:
     responses = tuple(
         IntegrationResponse(
             key=r["IntegrationResponseKey"],
             templates=dict(r.get("ResponseTemplates") or {}),
             template_selection_expression=r.get("TemplateSelectionExpression"),
         )
-        for r in _paged(
-            apigw.get_integration_responses, ApiId=api_id, IntegrationId=i["IntegrationId"]
-        )
+        for r in i["Responses"]
     )
     uri = i.get("IntegrationUri") or ""
     return Integration(

@@ -37,7 +37,12 @@ log = logging.getLogger("local.gateway")
 
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message payload limit
 MAX_INVOKE_PAYLOAD = 6 * 1024 * 1024  # Lambda's synchronous request payload limit
-_CONNECT_STATUS = {401: "Unauthorized", 403: "Forbidden", 500: "Internal server error"}
+_CONNECT_STATUS = {
+    401: "Unauthorized",
+    403: "Forbidden",
+    429: "Too Many Requests",
+    500: "Internal server error",
+}
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,13 @@ class Gateway:
             parts[4] = self.api.account_id
         return ":".join(parts)
 
+    def _throttled_stage(self) -> bool:
+        """A stage whose throttling limits are 0 throttles every request, $connect included (the
+        aws provider sends 0 when route settings omit the limits). Rate limiting itself is not
+        emulated: only this degenerate case, which would otherwise pass locally and fail in AWS."""
+        stage = self.api.stage
+        return stage.throttling_rate_limit == 0 or stage.throttling_burst_limit == 0
+
     def _access(self, ctx: dict[str, Any], status: int, error: str = "") -> None:
         fmt = self.api.stage.access_log_format
         if not fmt:
@@ -258,7 +270,9 @@ class Gateway:
         route = self.api.routes.get("$connect")
         ctx = self._context(conn, "$connect", "CONNECT", request_id, now)
         status, protocol = 200, None
-        if route is not None:
+        if self._throttled_stage():
+            status = 429
+        elif route is not None:
             if route.authorization_type == "CUSTOM" and route.authorizer is not None:
                 status = await self._authorize(route, conn, event, ctx)
                 ctx = self._context(conn, "$connect", "CONNECT", request_id, now)
@@ -465,6 +479,10 @@ class Gateway:
         route_key = route.key if route else (selected or "$default")
         ctx = self._context(conn, route_key, "MESSAGE", request_id, now)
         ctx["messageId"] = _api_gateway_id()
+        if self._throttled_stage():
+            self._access(ctx, 429)
+            await self._gateway_message(conn, "Too Many Requests", request_id)
+            return
         if route is None or route.integration is None:
             self._access(ctx, 403)
             await self._gateway_message(conn, "Forbidden", request_id)

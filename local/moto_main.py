@@ -5,21 +5,42 @@ Run as ``python -m local.moto_main -H 127.0.0.1 -p PORT`` (same arguments as ``m
 The additions live only in this process and are easy to drop once moto implements them:
 
 - CreateDeployment / GetDeployment(s) / UpdateDeployment / DeleteDeployment: every WebSocket API
-  needs an explicit deployment (``aws_apigatewayv2_deployment``), and the stage records it;
+  needs an explicit deployment (``aws_apigatewayv2_deployment``), and the stage records it. Like
+  API Gateway, a deployment is a **snapshot**: routes, integrations (with their responses) and
+  authorizers as they were when it was made. The runtime serves the stage's deployment, not the
+  live configuration, so a route removed after the snapshot stays served, as it does in AWS. The
+  snapshot is returned as ``localSnapshot`` by GetDeployment (botocore drops it; the runtime reads
+  the raw reply);
 - UpdateStage: Terraform updates a stage in place when its deployment or settings change;
 - GetAuthorizers / GetRouteResponses: the local runtime lists them to serve the API.
+
+One robustness fix of the emulator itself: under load moto's HTTP server can drop a pooled
+connection after answering CreateFunction 201; the SDK then re-sends the same request, gets 409
+"Function already exist", and the aws provider retries that for its whole create timeout
+(5 minutes). A byte-identical CreateFunction re-sent within 60 s gets the first answer again.
+
+And one rule AWS enforces and moto does not: WebSocket CreateStage / UpdateStage with access
+logging or an execution logging level other than OFF fail with ``BadRequestException``
+"CloudWatch Logs role ARN must be set in account settings to enable logging" unless this account
+and Region has an API Gateway CloudWatch role (``aws_api_gateway_account``, UpdateAccount).
+HTTP API stages log through API Gateway's service-linked role and are not affected.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import string
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.apigateway.models import apigateway_backends
 from moto.apigatewayv2 import models, responses, urls
-from moto.apigatewayv2.exceptions import APIGatewayV2Error
+from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException
+from moto.awslambda.responses import LambdaResponse
 from moto.core.common_types import TYPE_RESPONSE
 from moto.server import main as moto_main
 
@@ -40,6 +61,26 @@ class StageNotFound(APIGatewayV2Error):
 
     def __init__(self, stage_name: str) -> None:
         super().__init__("NotFoundException", f"Invalid stage identifier specified {stage_name}")
+
+
+LOGGING_ROLE_MISSING = "CloudWatch Logs role ARN must be set in account settings to enable logging"
+
+
+def _check_logging_role(self: Any, api: Any, config: dict[str, Any]) -> None:
+    """AWS refuses WebSocket (and REST) stage logging until the Region's API Gateway account
+    setting has a role. HTTP APIs log through API Gateway's service-linked role instead."""
+    if api.protocol_type != "WEBSOCKET":
+        return
+    levels = [(config.get("defaultRouteSettings") or {}).get("loggingLevel")]
+    levels += [r.get("loggingLevel") for r in (config.get("routeSettings") or {}).values()]
+    logging = bool((config.get("accessLogSettings") or {}).get("destinationArn")) or any(
+        level not in (None, "OFF") for level in levels
+    )
+    if not logging:
+        return
+    account = apigateway_backends[self.current_account][self.region].get_account()
+    if not account.cloudwatch_role_arn:
+        raise BadRequestException(LOGGING_ROLE_MISSING)
 
 
 def _now() -> str:
@@ -74,10 +115,35 @@ def create_deployment(self: Any) -> TYPE_RESPONSE:
     }
     if params.get("description"):
         deployment["description"] = params["description"]
+    deployment["localSnapshot"] = _snapshot(api)
     _deployments(api)[deployment_id] = deployment
     if params.get("stageName"):
         _stage(api, params["stageName"]).config["deploymentId"] = deployment_id
-    return 201, {}, json.dumps(deployment)
+    return 201, {}, json.dumps(_public(deployment))
+
+
+def _snapshot(api: Any) -> dict[str, Any]:
+    """What a deployment freezes: the API's routing configuration at this moment."""
+    return {
+        "authorizers": [a.to_json() for a in api.authorizers.values()],
+        "integrations": [
+            {**i.to_json(), "responses": [r.to_json() for r in i.responses.values()]}
+            for i in api.integrations.values()
+        ],
+        "routes": [
+            {**r.to_json(), "responses": [rr.to_json() for rr in r.route_responses.values()]}
+            for r in api.routes.values()
+        ],
+    }
+
+
+def _public(deployment: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in deployment.items() if k != "localSnapshot"}
+
+
+def create_stage(self: Any) -> TYPE_RESPONSE:
+    _check_logging_role(self, _api(self, -2), json.loads(self.body or "{}"))
+    return _create_stage(self)  # type: ignore[no-any-return]
 
 
 def get_deployment(self: Any) -> TYPE_RESPONSE:
@@ -90,7 +156,7 @@ def get_deployment(self: Any) -> TYPE_RESPONSE:
 
 def get_deployments(self: Any) -> TYPE_RESPONSE:
     api = _api(self, -2)
-    return 200, {}, json.dumps({"items": list(_deployments(api).values())})
+    return 200, {}, json.dumps({"items": [_public(d) for d in _deployments(api).values()]})
 
 
 def update_deployment(self: Any) -> TYPE_RESPONSE:
@@ -101,7 +167,7 @@ def update_deployment(self: Any) -> TYPE_RESPONSE:
     params = json.loads(self.body or "{}")
     if "description" in params:
         _deployments(api)[deployment_id]["description"] = params["description"]
-    return 200, {}, json.dumps(_deployments(api)[deployment_id])
+    return 200, {}, json.dumps(_public(_deployments(api)[deployment_id]))
 
 
 def delete_deployment(self: Any) -> TYPE_RESPONSE:
@@ -117,6 +183,7 @@ def update_stage(self: Any) -> TYPE_RESPONSE:
     name = self.path.split("/")[-1]
     old = _stage(api, name)
     config = {**old.config, **json.loads(self.body or "{}"), "stageName": name}
+    _check_logging_role(self, api, config)
     stage = models.Stage(api, config)
     stage.created = old.created
     api.stages[name] = stage
@@ -135,7 +202,26 @@ def get_route_responses(self: Any) -> TYPE_RESPONSE:
     return 200, {}, json.dumps({"items": items})
 
 
+_create_function = LambdaResponse.create_function
+_created: dict[str, tuple[float, TYPE_RESPONSE]] = {}  # request digest -> (when, first answer)
+_created_lock = threading.Lock()
+RESEND_WINDOW_S = 60.0
+
+
+def create_function(self: Any) -> TYPE_RESPONSE:
+    body = self.raw_body if isinstance(self.raw_body, bytes) else str(self.raw_body).encode()
+    digest = hashlib.sha256(f"{self.current_account}/{self.region}/".encode() + body).hexdigest()
+    with _created_lock:
+        seen = _created.get(digest)
+        if seen and time.monotonic() - seen[0] < RESEND_WINDOW_S:
+            return seen[1]
+        answer: TYPE_RESPONSE = _create_function(self)
+        _created[digest] = (time.monotonic(), answer)
+        return answer
+
+
 _stage_to_json = models.Stage.to_json
+_create_stage = Response.create_stage
 
 
 def stage_to_json(self: Any) -> dict[str, Any]:
@@ -158,11 +244,13 @@ def install() -> None:
         update_deployment,
         delete_deployment,
         update_stage,
+        create_stage,
         get_authorizers,
         get_route_responses,
     ):
         setattr(Response, fn.__name__, fn)
     models.Stage.to_json = stage_to_json  # type: ignore[method-assign]
+    LambdaResponse.create_function = create_function  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

@@ -197,6 +197,16 @@ def deploy(endpoint: str, build_dir: Path) -> SampleApi:
         Principal="apigateway.amazonaws.com",
         SourceArn=f"{execution_arn}/authorizers/{authorizer['AuthorizerId']}",
     )
+    # Stage logging needs the Region's API Gateway CloudWatch role (aws_api_gateway_account).
+    aws_client("apigateway", endpoint, REGION).update_account(
+        patchOperations=[
+            {
+                "op": "replace",
+                "path": "/cloudwatchRoleArn",
+                "value": f"{role[: -len('sample-lambda')]}apigw",
+            }
+        ]
+    )
     apigw.create_stage(
         ApiId=api_id,
         StageName="test",
