@@ -11,6 +11,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from local.controlplane import aws_client
 
@@ -38,6 +39,24 @@ def _zip(dest: Path) -> Path:
         archive.write(SOURCE, "sample.py")
     dest.write_bytes(buf.getvalue())
     return dest
+
+
+def mock_integration(apigw: Any, api_id: str, reply_template: str) -> str:
+    """A MOCK integration answering every frame with ``reply_template`` (like the $default)."""
+    mock = apigw.create_integration(
+        ApiId=api_id,
+        IntegrationType="MOCK",
+        TemplateSelectionExpression="\\$default",
+        RequestTemplates={"$default": '{"statusCode": 200}'},
+    )
+    apigw.create_integration_response(
+        ApiId=api_id,
+        IntegrationId=mock["IntegrationId"],
+        IntegrationResponseKey="$default",
+        TemplateSelectionExpression="\\$default",
+        ResponseTemplates={"$default": reply_template},
+    )
+    return str(mock["IntegrationId"])
 
 
 def deploy(endpoint: str, build_dir: Path) -> SampleApi:
@@ -168,23 +187,11 @@ def deploy(endpoint: str, build_dir: Path) -> SampleApi:
             apigw.create_route_response(
                 ApiId=api_id, RouteId=route["RouteId"], RouteResponseKey="$default"
             )
-    mock = apigw.create_integration(
-        ApiId=api_id,
-        IntegrationType="MOCK",
-        TemplateSelectionExpression="\\$default",
-        RequestTemplates={"$default": '{"statusCode": 200}'},
-    )
-    apigw.create_integration_response(
-        ApiId=api_id,
-        IntegrationId=mock["IntegrationId"],
-        IntegrationResponseKey="$default",
-        TemplateSelectionExpression="\\$default",
-        ResponseTemplates={"$default": DEFAULT_TEMPLATE},
-    )
+    mock_id = mock_integration(apigw, api_id, DEFAULT_TEMPLATE)
     default = apigw.create_route(
         ApiId=api_id,
         RouteKey="$default",
-        Target=f"integrations/{mock['IntegrationId']}",
+        Target=f"integrations/{mock_id}",
         RouteResponseSelectionExpression="$default",
     )
     apigw.create_route_response(

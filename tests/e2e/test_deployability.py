@@ -20,6 +20,7 @@ from typing import Any
 
 import botocore.exceptions
 import pytest
+import sample_api
 import websockets
 from conftest import REPO, run
 
@@ -77,24 +78,12 @@ def _websocket_api(endpoint: str, name: str) -> str:
     api_id: str = apigw.create_api(
         Name=name, ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action"
     )["ApiId"]
-    mock = apigw.create_integration(
-        ApiId=api_id,
-        IntegrationType="MOCK",
-        TemplateSelectionExpression="\\$default",
-        RequestTemplates={"$default": '{"statusCode": 200}'},
-    )
-    apigw.create_integration_response(
-        ApiId=api_id,
-        IntegrationId=mock["IntegrationId"],
-        IntegrationResponseKey="$default",
-        TemplateSelectionExpression="\\$default",
-        ResponseTemplates={"$default": '{"reply": "$context.routeKey"}'},
-    )
+    mock_id = sample_api.mock_integration(apigw, api_id, '{"reply": "$context.routeKey"}')
     for key in ("$connect", "$default"):
         route = apigw.create_route(
             ApiId=api_id,
             RouteKey=key,
-            Target=f"integrations/{mock['IntegrationId']}",
+            Target=f"integrations/{mock_id}",
             RouteResponseSelectionExpression="$default",
         )
         apigw.create_route_response(
