@@ -40,10 +40,10 @@ checkov: ## checkov over the repository (own virtualenv: its pins clash with mot
 test-e2e: setup ## End-to-end tests: real WebSocket clients against the local stack
 	$(PY) -m pytest tests/e2e
 
-lint: setup ## ruff (lint + format check) and mypy
+lint: setup ## ruff (lint + format check) and mypy (functions, local, bench)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy functions
+	$(PY) -m mypy functions local bench
 
 fmt: setup ## Format Python and Terraform sources
 	$(PY) -m ruff format .

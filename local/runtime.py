@@ -1,4 +1,5 @@
-"""Assemble the data plane for a deployed API: code, worker pools, gateway, listening sockets."""
+"""Assemble the data planes for a deployed API: code, worker pools, the shared registries, the
+WebSocket gateway with its @connections API, the Lambda Invoke API, listening sockets."""
 
 from __future__ import annotations
 
@@ -17,8 +18,12 @@ from pathlib import Path
 from aiohttp import web
 
 from local import controlplane, procs
-from local.gateway import Gateway, Settings
+from local.connections_api import ConnectionsApi
+from local.lambda_api import LambdaApi
 from local.lambdas import FunctionPool, worker_env
+from local.registries import BackgroundTasks, ConnectionRegistry, FunctionRegistry
+from local.settings import Settings
+from local.websocket import WebSocketGateway
 
 log = logging.getLogger("local.runtime")
 
@@ -102,7 +107,9 @@ class Runtime:
         self.api: controlplane.Api | None = None
         self.functions: dict[str, controlplane.FunctionSpec] = {}
         self.pools: dict[str, FunctionPool] = {}
-        self.gateway: Gateway | None = None
+        self.connections = ConnectionRegistry()
+        self.tasks = BackgroundTasks()
+        self.gateway: WebSocketGateway | None = None
         self._runners: list[web.AppRunner] = []
         self.layer_notes: dict[str, str] = {}
 
@@ -173,10 +180,15 @@ class Runtime:
                 log_path=log_dir / f"lambda-{spec.name}.log",
                 max_workers=self.max_workers,
             )
-        self.gateway = Gateway(self.api, self.pools, self.settings, log_dir)
+        functions = FunctionRegistry(self.pools, self.api.account_id)
+        self.gateway = WebSocketGateway(
+            self.api, functions, self.connections, self.tasks, self.settings, log_dir
+        )
+        websocket_app = self.gateway.app()
+        ConnectionsApi(stage, self.connections, self.settings).add_routes(websocket_app)
         for app, port in (
-            (self.gateway.websocket_app(), ws_port),
-            (self.gateway.lambda_app(), lambda_port),
+            (websocket_app, ws_port),
+            (LambdaApi(functions, self.tasks).app(), lambda_port),
         ):
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
@@ -194,6 +206,9 @@ class Runtime:
     async def stop(self) -> None:
         if self.gateway is not None:
             await self.gateway.close()
+        await self.tasks.drain()  # the $disconnects of the connections just closed
+        if self.gateway is not None:
+            self.gateway.close_log()
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import sample_api  # noqa: E402
 
-from local.gateway import Settings  # noqa: E402
 from local.motoserver import MotoServer  # noqa: E402
 from local.runtime import BackgroundRuntime, CodeSource, Runtime  # noqa: E402
+from local.settings import Settings  # noqa: E402
 
 STACK_START_TIMEOUT_S = 300
 SAMPLE_IDLE_S = 2.0
