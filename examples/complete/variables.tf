@@ -21,3 +21,9 @@ variable "create_api_gateway_account_role" {
   description = "Set this Region's API Gateway CloudWatch role (WebSocket access logs need one). Set false if the account already has one."
   default     = true
 }
+
+variable "cors_allow_origins" {
+  type        = list(string)
+  description = "Browser origins allowed to call the HTTP API's /v1/me routes (empty: no CORS)."
+  default     = ["http://localhost:3000"]
+}
