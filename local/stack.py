@@ -130,8 +130,19 @@ class Stack:
         env = authorizer.environment if authorizer else {}
         mode = "none" if authorizer_name is None else env.get("AUTH_MODE", "custom")
         default_alg = "RS256,ES256" if mode == "jwks" else "HS256"
+        http_urls = dict(endpoints.http_api_urls)
+        http_id = outputs.get("http_api_id") or (
+            next(iter(http_urls)) if len(http_urls) == 1 else None
+        )
         return {
             "websocket_url": endpoints.websocket_url,
+            # The management HTTP API (null without one); every HTTP API of the configuration
+            # is served, each on its own port.
+            "http_api_url": http_urls.get(http_id or ""),
+            "http_apis": {
+                api.id: {"url": http_urls[api.id], "routes": sorted(r.key for r in api.routes)}
+                for api in runtime.http_apis
+            },
             "connections_url": endpoints.connections_url,
             "lambda_endpoint": endpoints.lambda_endpoint,
             "aws_endpoint": runtime.aws_endpoint,

@@ -35,6 +35,8 @@ module "notifications" {
     cors_allow_origins = var.cors_allow_origins
     route_throttling = {
       "POST /v1/notifications" = { burst_limit = 200, rate_limit = 100 }
+      # Revocation is an operator's action: a low limit bounds a runaway script.
+      "DELETE /v1/users/{userId}/connections" = { burst_limit = 5, rate_limit = 1 }
     }
   }
   create_api_gateway_account_role = var.create_api_gateway_account_role
