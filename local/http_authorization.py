@@ -57,7 +57,7 @@ class HttpAuthorization:
                 caller = sigv4.verify(
                     method=request.method,
                     raw_path=raw_path,
-                    raw_query=request.query_string,
+                    raw_query=request.raw_path.partition("?")[2],
                     headers=list(request.headers.items()),
                     body=body,
                     region=self.api.region,
@@ -80,7 +80,8 @@ class HttpAuthorization:
             return None
         authorizer = route.authorizer
         if route.authorization_type == "JWT" and authorizer is not None:
-            token = jwt_authorizer.bearer(self._identity(authorizer, event)[0])
+            identity = self._identity(authorizer, event)
+            token = jwt_authorizer.bearer(identity[0] if identity else None)
             if token is None:
                 return gateway_error(401, "Unauthorized", request_id)
             try:

@@ -35,6 +35,11 @@ MAX_BODY = 10 * 1024 * 1024  # HTTP API payload limit
 _TEXT_TYPES = ("application/json", "application/xml", "application/javascript", "text/")
 
 
+def raw_query(request: web.Request) -> str:
+    """The query string as the client sent it (aiohttp's ``query_string`` is decoded)."""
+    return request.raw_path.partition("?")[2]
+
+
 class TokenBucket:
     def __init__(self, throttle: Throttle) -> None:
         self.capacity = float(throttle.burst_limit) if throttle.burst_limit is not None else None
@@ -232,7 +237,7 @@ class HttpApiGateway:
             "version": "2.0",
             "routeKey": route.key,
             "rawPath": raw_path,
-            "rawQueryString": request.query_string,
+            "rawQueryString": raw_query(request),
         }
         if cookies:
             event["cookies"] = cookies
