@@ -161,9 +161,29 @@ def _usage(stack: dict[str, Any], token: str | None) -> str:
             'print(json.load(out["Payload"]))',
             "PY",
         ]
+    http_url = stack.get("http_api_url")
+    if http_url:
+        region = stack["region"]
+        lines += [
+            "",
+            "The management HTTP API (docs/openapi.yaml): SigV4-signed, like a backend would:",
+            f"  curl -sS --aws-sigv4 'aws:amz:{region}:execute-api' --user testing:testing \\",
+            "    -H 'content-type: application/json' \\",
+            """    -d '{"userId": "alice", "message": {"hello": "http"}}' \\""",
+            f"    '{http_url}/v1/notifications'",
+            f"  curl -sS --aws-sigv4 'aws:amz:{region}:execute-api' --user testing:testing \\",
+            f"    '{http_url}/v1/users/alice/connections'",
+        ]
+        if token is not None:
+            lines += [
+                "and as alice's app, with her JWT:",
+                f"  curl -sS -H 'authorization: Bearer {token}' \\",
+                f"    '{http_url}/v1/me/notifications?limit=5'",
+            ]
     lines += [
         "",
-        f"Logs: {stack['logs_dir']}/ (lambda-<function>.log, access.log, moto.log, terraform.log)",
+        f"Logs: {stack['logs_dir']}/ (lambda-<function>.log, access.log, "
+        "http-access-<api>.log, moto.log, terraform.log)",
         "Ctrl-C stops everything.",
         "",
     ]
