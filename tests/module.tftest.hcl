@@ -249,10 +249,18 @@ run "everything_on" {
   }
 
   assert {
-    condition = (contains([for s in jsondecode(module.iam.policy_documents["users"]).Statement : s.Sid], "CloseConnections")
-      && !contains(flatten([for s in jsondecode(module.iam.policy_documents["me"]).Statement : s.Action]), "execute-api:ManageConnections")
-    && aws_lambda_function.this["users"].environment[0].variables.ADMIN_PRINCIPAL_ARNS == "arn:aws:iam::111122223333:role/ops")
-    error_message = "users may close connections, me only reads history; admins reach users"
+    condition     = contains([for s in jsondecode(module.iam.policy_documents["users"]).Statement : s.Sid], "CloseConnections")
+    error_message = "users may close connections"
+  }
+
+  assert {
+    condition     = contains(flatten([for s in jsondecode(module.iam.policy_documents["me"]).Statement : s.Action]), "execute-api:ManageConnections") == false
+    error_message = "me only reads history"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["users"].environment[0].variables.ADMIN_PRINCIPAL_ARNS == "arn:aws:iam::111122223333:role/ops"
+    error_message = "admin principals reach the users function"
   }
 
   assert {

@@ -10,7 +10,6 @@ UNKNOWN_ACTION = "UNKNOWN_ACTION"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 # HTTP API only (docs/openapi.yaml).
 UNAUTHORIZED = "UNAUTHORIZED"
-NOT_FOUND = "NOT_FOUND"
 
 
 class RequestError(Exception):

@@ -14,7 +14,6 @@ from wsnotify.errors import (
     FORBIDDEN,
     INTERNAL_ERROR,
     INVALID_REQUEST,
-    NOT_FOUND,
     PAYLOAD_TOO_LARGE,
     UNAUTHORIZED,
     RequestError,
@@ -24,7 +23,6 @@ STATUS = {
     INVALID_REQUEST: 400,
     UNAUTHORIZED: 401,
     FORBIDDEN: 403,
-    NOT_FOUND: 404,
     PAYLOAD_TOO_LARGE: 413,
     INTERNAL_ERROR: 500,
 }
