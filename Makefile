@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup test test-unit test-terraform checkov test-e2e lint fmt demo local bench clean
+.PHONY: help setup test test-unit test-terraform checkov test-e2e lint fmt docs docs-check demo local bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -22,6 +22,7 @@ $(STAMP): requirements-dev.txt
 
 test: setup ## Run every check: lint, handler tests, terraform checks, checkov, end-to-end tests
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory docs-check
 	$(MAKE) --no-print-directory test-unit
 	$(MAKE) --no-print-directory test-terraform
 	$(MAKE) --no-print-directory checkov
@@ -40,10 +41,16 @@ checkov: ## checkov over the repository (own virtualenv: its pins clash with mot
 test-e2e: setup ## End-to-end tests: real WebSocket clients against the local stack
 	$(PY) -m pytest tests/e2e
 
-lint: setup ## ruff (lint + format check) and mypy
+lint: setup ## ruff (lint + format check) and mypy (functions, local, bench)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) -m mypy functions
+	$(PY) -m mypy functions local bench
+
+docs: setup ## Regenerate the README Inputs/Outputs tables (root and submodules) from the .tf files
+	$(PY) scripts/module_docs.py
+
+docs-check: setup ## Fail when a README Inputs/Outputs table differs from the .tf files
+	$(PY) scripts/module_docs.py --check
 
 fmt: setup ## Format Python and Terraform sources
 	$(PY) -m ruff format .

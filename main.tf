@@ -10,8 +10,14 @@ locals {
     data.aws_caller_identity.current.account_id, "parameter/${trimprefix(local.jwt_secret_parameter_name, "/")}",
   ]) : null
 
-  function_names = toset(concat(["connect", "disconnect", "push", "poll"], local.auth_enabled ? ["authorizer"] : []))
-  functions      = var.create ? local.function_names : toset([])
+  # users and me serve the HTTP API (http.tf); me needs a user identity, so authentication.
+  function_names = toset(concat(
+    ["connect", "disconnect", "push", "poll"],
+    local.auth_enabled ? ["authorizer"] : [],
+    var.create_http_api ? ["users"] : [],
+    var.create_http_api && local.auth_enabled ? ["me"] : [],
+  ))
+  functions = var.create ? local.function_names : toset([])
 
   tables = {
     CONNECTIONS_TABLE      = module.tables.connections_table_name
@@ -40,6 +46,14 @@ locals {
     poll = merge(local.tables, local.log_level, {
       CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint
       SEND_CONCURRENCY     = tostring(var.push_send_concurrency)
+    })
+    users = merge(local.tables, local.log_level, {
+      CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint
+      SEND_CONCURRENCY     = tostring(var.push_send_concurrency)
+      ADMIN_PRINCIPAL_ARNS = length(var.http_api.admin_principal_arns) > 0 ? join(",", var.http_api.admin_principal_arns) : null
+    })
+    me = merge(local.log_level, {
+      NOTIFICATIONS_TABLE = module.tables.notifications_table_name
     })
     authorizer = merge(local.log_level, {
       AUTH_MODE            = var.auth.mode
@@ -80,6 +94,7 @@ module "iam" {
   create                     = var.create
   name_prefix                = var.name_prefix
   create_authorizer_role     = local.auth_enabled
+  http_api_functions         = [for f in ["users", "me"] : f if contains(local.function_names, f)]
   grant_connection_lookup    = !local.auth_enabled
   region                     = data.aws_region.current.name
   connections_table_arn      = coalesce(module.tables.connections_table_arn, "-")

@@ -83,12 +83,17 @@ output "authorizer_layer_arn" {
   value       = try(aws_lambda_layer_version.authorizer[0].arn, null)
 }
 
-output "http_publish_url" {
-  description = "URL of the SigV4-authorized publish endpoint (POST JSON to it), or null when not created."
-  value       = try("${aws_apigatewayv2_api.http[0].api_endpoint}/notifications", null)
+output "http_api_url" {
+  description = "Base URL of the management HTTP API (append /v1/...), or null when create_http_api is false."
+  value       = try(aws_apigatewayv2_api.http[0].api_endpoint, null)
 }
 
-output "http_publish_route_arn" {
-  description = "Resource for execute-api:Invoke in the IAM policy of a backend that publishes over HTTP."
-  value       = local.http_publish_route_arn
+output "http_api_id" {
+  description = "ID of the management HTTP API, or null."
+  value       = try(aws_apigatewayv2_api.http[0].id, null)
+}
+
+output "http_api_route_arns" {
+  description = "execute-api:Invoke resource of every HTTP API route, keyed by route key (e.g. \"POST /v1/notifications\"): put them in the IAM policies of backends."
+  value       = local.http_route_arns
 }

@@ -461,22 +461,71 @@ variable "create_api_gateway_account_role" {
 # Optional HTTP publish endpoint
 # ---------------------------------------------------------------------------------------------
 
-variable "create_http_publish_endpoint" {
+variable "create_http_api" {
   type        = bool
-  description = "Create an HTTP API with `POST /notifications` (IAM/SigV4 authorization) that invokes the push function."
+  description = "Create the management HTTP API (docs/openapi.yaml): IAM (SigV4) routes for backends under /v1 (publish, presence, revocation) and, unless auth.mode is disabled, JWT routes for end users under /v1/me."
   default     = false
 }
 
-variable "http_publish_throttling" {
+variable "http_api" {
   type = object({
-    burst_limit = optional(number, 100)
-    rate_limit  = optional(number, 50)
+    cors_allow_origins   = optional(list(string), [])
+    cors_max_age_seconds = optional(number, 600)
+    default_throttling = optional(object({
+      burst_limit = number
+      rate_limit  = number
+    }), { burst_limit = 100, rate_limit = 50 })
+    route_throttling = optional(map(object({
+      burst_limit = number
+      rate_limit  = number
+    })), {})
+    access_log_enabled   = optional(bool, true)
+    admin_principal_arns = optional(list(string), [])
   })
-  description = "Throttling of the HTTP publish endpoint."
+  description = <<-EOT
+    Settings of the management HTTP API (create_http_api).
+    - cors_allow_origins: origins allowed to call /v1/me/* from a browser (exact https:// origins; empty = no CORS,
+      the default; "*" only if you list it). Only GET and the Authorization header are allowed cross-origin, so a
+      browser can never reach the IAM routes.
+    - cors_max_age_seconds: how long browsers cache a preflight (0-86400).
+    - default_throttling: stage-wide burst/rate limits per route (requests per second).
+    - route_throttling: per-route overrides keyed by route key, e.g. "POST /v1/notifications".
+    - access_log_enabled: JSON access logs to a CloudWatch log group with log_retention_days (HTTP APIs need no
+      account-wide API Gateway role for this). Never a token or a body.
+    - admin_principal_arns: IAM user/role ARNs allowed to list connection ids (GET ...?include=connectionIds).
+  EOT
   default     = {}
 
   validation {
-    condition     = var.http_publish_throttling.burst_limit >= 1 && var.http_publish_throttling.rate_limit > 0
-    error_message = "http_publish_throttling limits must be > 0 (API Gateway throttles every request at 0)."
+    condition = alltrue([
+      for o in var.http_api.cors_allow_origins : o == "*" || can(regex("^https?://[a-zA-Z0-9.-]+(:[0-9]+)?$", o))
+    ])
+    error_message = "http_api.cors_allow_origins holds origins such as https://app.example.com (scheme, host, optional port; no path), or \"*\"."
+  }
+
+  validation {
+    condition     = var.http_api.cors_max_age_seconds >= 0 && var.http_api.cors_max_age_seconds <= 86400
+    error_message = "http_api.cors_max_age_seconds must be 0-86400."
+  }
+
+  validation {
+    condition = alltrue([
+      for t in concat([var.http_api.default_throttling], values(var.http_api.route_throttling)) : t.burst_limit >= 1 && t.rate_limit > 0
+    ])
+    error_message = "http_api throttling limits must be > 0 (API Gateway throttles every request at 0)."
+  }
+
+  validation {
+    condition = alltrue([
+      for k in keys(var.http_api.route_throttling) : contains([
+        "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
+      ], k)
+    ])
+    error_message = "http_api.route_throttling keys must be route keys of the HTTP API, such as \"POST /v1/notifications\"."
+  }
+
+  validation {
+    condition     = alltrue([for a in var.http_api.admin_principal_arns : can(regex("^arn:aws[a-zA-Z-]*:(iam|sts)::[0-9]{12}:", a))])
+    error_message = "http_api.admin_principal_arns must be IAM user, role or assumed-role ARNs."
   }
 }

@@ -1,4 +1,10 @@
-"""REQUEST authorizer on $connect: verify a JWT from `?token=` or Sec-WebSocket-Protocol."""
+"""REQUEST authorizer, one verification for two APIs:
+
+- WebSocket ``$connect``: the JWT from ``?token=`` or Sec-WebSocket-Protocol; an IAM policy back;
+- HTTP API ``/v1/me/*`` in hs256 mode (payload format 2.0, simple responses): the JWT from
+  ``Authorization: Bearer``; ``{"isAuthorized": true, "context": {"userId"}}`` back.
+
+A refused token raises ``Unauthorized`` in both cases: API Gateway answers 401."""
 
 from __future__ import annotations
 
@@ -10,7 +16,8 @@ from wsnotify import auth, config, log
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     inv = log.Invocation("authorizer", event, context)
     try:
-        token = auth.token_from_event(event)
+        http = event.get("version") == "2.0"
+        token = auth.bearer_token(event) if http else auth.token_from_event(event)
         inv.set(tokenSource=_source(event, token))
         if token is None:
             raise auth.Unauthorized("NoToken")
@@ -27,6 +34,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise Exception("Unauthorized") from None
     inv.set(allowed=True, userId=user)
     inv.emit()
+    if http:
+        return {"isAuthorized": True, "context": {"userId": user}}
     return {
         "principalId": user,
         "policyDocument": {
@@ -42,5 +51,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def _source(event: dict[str, Any], token: str | None) -> str:
     if token is None:
         return "none"
+    if event.get("version") == "2.0":
+        return "bearer"
     query = event.get("queryStringParameters")
     return "query" if isinstance(query, dict) and query.get("token") == token else "subprotocol"

@@ -2,14 +2,14 @@
 
 - direct invoke by a backend (the event is the request; the result document is returned),
 - the `push` WebSocket route (client push, off by default; the reply is an ack/error frame),
-- the optional IAM-authorized HTTP API `POST /notifications` (payload format 2.0)."""
+- the HTTP API's IAM-authorized `POST /v1/notifications` (payload format 2.0): the same request
+  and result document, with the HTTP status of docs/openapi.yaml."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from wsnotify import config, envelope, events, log, notify, routes
+from wsnotify import config, envelope, events, httpapi, log, notify, routes
 from wsnotify.errors import (
     FORBIDDEN,
     INTERNAL_ERROR,
@@ -74,12 +74,10 @@ def _http(event: dict[str, Any], context: Any) -> dict[str, Any]:
         result = _failure(exc.code, exc.message)
     else:
         result = _backend(request, context, "http", event)
-    status = 200 if result["ok"] else _HTTP_STATUS.get(result["error"]["code"], 400)
-    return {
-        "statusCode": status,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps(result, separators=(",", ":")),
-    }
+    request_id = events.request_context(event).get("requestId") or getattr(
+        context, "aws_request_id", ""
+    )
+    return httpapi.answer(httpapi.status_of(result), result, str(request_id))
 
 
 def _client_push(

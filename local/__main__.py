@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from local.gateway import Settings
+from local.settings import Settings
 from local.stack import REPO, Options, Stack
 
 
@@ -105,39 +105,89 @@ def _wait_for_signal() -> None:
         pass
 
 
-def _print_usage(stack: dict[str, Any], token: str) -> None:
+def _demo_token(stack: dict[str, Any], user_id: str) -> str | None:
+    """A token the deployed authorizer accepts, or None when this stack cannot mint one (no
+    authorizer, or one that does not verify HS256 tokens with a secret in SSM)."""
+    from local import tokens
+
+    try:
+        return tokens.mint(stack, user_id)
+    except ValueError:
+        return None
+
+
+def _usage(stack: dict[str, Any], token: str | None) -> str:
     url = stack["websocket_url"]
-    push = stack["push_function_name"]
-    print(
-        f"""
-The stack is up ({stack["routes"]} on API {stack["api_id"]}, stage {stack["stage"]}).
-
-  WebSocket URL     {url}
-  @connections      {stack["connections_url"]}
-  Lambda endpoint   {stack["lambda_endpoint"]}
-  AWS (moto)        {stack["aws_endpoint"]}   region {stack["region"]}
-  description       {Path(stack["logs_dir"]).parent / "stack.json"}
-
-Connect as alice (token valid 1 h; more with: .venv/bin/python -m local token <userId>):
-  npx wscat -c '{url}?token={token}'
-  .venv/bin/python -m websockets '{url}?token={token}'
-
-Then send {{"action":"poll"}} from the client, and push from a backend with plain boto3:
-  .venv/bin/python - <<'PY'
-import boto3, json
-lam = boto3.client("lambda", endpoint_url="{stack["lambda_endpoint"]}",
-                   region_name="{stack["region"]}",
-                   aws_access_key_id="testing", aws_secret_access_key="testing")
-request = {{"userId": "alice", "message": {{"hello": "world"}}}}
-out = lam.invoke(FunctionName="{push}", Payload=json.dumps(request))
-print(json.load(out["Payload"]))
-PY
-
-Logs: {stack["logs_dir"]}/ (lambda-<function>.log, access.log, moto.log, terraform.log)
-Ctrl-C stops everything.
-""",
-        flush=True,
-    )
+    lines = [
+        "",
+        f"The stack is up ({stack['routes']} on API {stack['api_id']}, stage {stack['stage']}).",
+        "",
+        f"  WebSocket URL     {url}",
+        f"  @connections      {stack['connections_url']}",
+        f"  Lambda endpoint   {stack['lambda_endpoint']}",
+        f"  AWS (moto)        {stack['aws_endpoint']}   region {stack['region']}",
+        f"  description       {Path(stack['logs_dir']).parent / 'stack.json'}",
+        "",
+    ]
+    mode = stack["token"]["mode"]
+    if token is not None:
+        lines += [
+            "Connect as alice (token valid 1 h; more with: "
+            ".venv/bin/python -m local token <userId>):",
+            f"  npx wscat -c '{url}?token={token}'",
+            f"  .venv/bin/python -m websockets '{url}?token={token}'",
+        ]
+    elif mode == "none":
+        lines += ["Connect (the API has no authorizer):", f"  npx wscat -c '{url}'"]
+    else:
+        lines += [
+            f"Connect with a token your authorizer accepts (mode {mode}: this stack cannot "
+            "mint one):",
+            f"  npx wscat -c '{url}?token=<jwt>'",
+        ]
+    push = stack.get("push_function_name")
+    if push:
+        lines += [
+            "",
+            'Then send {"action":"poll"} from the client, '
+            "and push from a backend with plain boto3:",
+            "  .venv/bin/python - <<'PY'",
+            "import boto3, json",
+            f'lam = boto3.client("lambda", endpoint_url="{stack["lambda_endpoint"]}",',
+            f'                   region_name="{stack["region"]}",',
+            '                   aws_access_key_id="testing", aws_secret_access_key="testing")',
+            'request = {"userId": "alice", "message": {"hello": "world"}}',
+            f'out = lam.invoke(FunctionName="{push}", Payload=json.dumps(request))',
+            'print(json.load(out["Payload"]))',
+            "PY",
+        ]
+    http_url = stack.get("http_api_url")
+    if http_url:
+        region = stack["region"]
+        lines += [
+            "",
+            "The management HTTP API (docs/openapi.yaml): SigV4-signed, like a backend would:",
+            f"  curl -sS --aws-sigv4 'aws:amz:{region}:execute-api' --user testing:testing \\",
+            "    -H 'content-type: application/json' \\",
+            """    -d '{"userId": "alice", "message": {"hello": "http"}}' \\""",
+            f"    '{http_url}/v1/notifications'",
+            f"  curl -sS --aws-sigv4 'aws:amz:{region}:execute-api' --user testing:testing \\",
+            f"    '{http_url}/v1/users/alice/connections'",
+        ]
+        if token is not None:
+            lines += [
+                "and as alice's app, with her JWT:",
+                f"  curl -sS -H 'authorization: Bearer {token}' \\",
+                f"    '{http_url}/v1/me/notifications?limit=5'",
+            ]
+    lines += [
+        "",
+        f"Logs: {stack['logs_dir']}/ (lambda-<function>.log, access.log, "
+        "http-access-<api>.log, moto.log, terraform.log)",
+        "Ctrl-C stops everything.",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,7 +229,6 @@ def main(argv: list[str] | None = None) -> int:
         from local import demo
 
         return demo.run(options)
-    from local import tokens
 
     def say(text: str) -> None:
         print(f"[local] {text}", flush=True)
@@ -189,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, signal.default_int_handler)
     try:
         with Stack(options, say) as stack:
-            _print_usage(stack.description, tokens.mint(stack.description, "alice"))
+            print(_usage(stack.description, _demo_token(stack.description, "alice")), flush=True)
             _wait_for_signal()
             say("stopping")
     except KeyboardInterrupt:

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
 import boto3
 import websockets
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
@@ -122,6 +127,11 @@ class Demo:
             "connection gone (410) and prunes it",
             self.prune,
         )
+        await self.step(
+            "a backend publishes to alice over the HTTP API (SigV4-signed POST "
+            "/v1/notifications); alice's app reads her history with GET /v1/me/notifications",
+            self.http_publish,
+        )
         await self.step("bob closes cleanly: $disconnect removes his connection", self.bob_leaves)
         for ws in self.clients.values():
             await ws.close()
@@ -204,6 +214,27 @@ class Demo:
         check(len(rows) == 1, f"alice still has {len(rows)} rows")
         return f"push result: delivered 1, stale 1; alice has {len(rows)} connection row left"
 
+    async def http_publish(self) -> str:
+        url = self.stack.get("http_api_url")
+        check(bool(url), "the stack serves no HTTP API (create_http_api is off?)")
+        body = json.dumps({"userId": "alice", "message": {"via": "HTTP API"}}).encode()
+        status, result = await asyncio.to_thread(
+            http_call, self.stack, "POST", "/v1/notifications", body, sign=True
+        )
+        check(status == 200 and result.get("delivered") == 1, f"HTTP {status}: {result}")
+        env = await self.receive(self.clients["alice-phone"])
+        check(env.get("id") == result["notificationId"], f"alice's phone got {env}")
+        token = tokens.mint(self.stack, "alice")
+        status, page = await asyncio.to_thread(
+            http_call, self.stack, "GET", "/v1/me/notifications?limit=100", b"", token=token
+        )
+        ids = [n["id"] for n in page.get("notifications", [])]
+        check(status == 200 and result["notificationId"] in ids, f"HTTP {status}: {page}")
+        return (
+            f"POST {url}/v1/notifications -> 200, delivered 1; "
+            f"GET /v1/me/notifications -> {len(ids)} item(s)"
+        )
+
     async def bob_leaves(self) -> str:
         await self.clients.pop("bob").close()
         deadline = time.monotonic() + WAIT_S
@@ -211,6 +242,39 @@ class Demo:
             await asyncio.sleep(0.1)
         check(not self.connection_rows("bob"), "bob's row is still there")
         return "close 1000 -> $disconnect -> row deleted"
+
+
+def http_call(
+    stack: dict[str, Any],
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    sign: bool = False,
+    token: str | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """One request to the stack's HTTP API: SigV4-signed with the stack's credentials (what a
+    backend's botocore does), or with a bearer token (what an app does)."""
+    headers = {"content-type": "application/json"} if body else {}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    request = AWSRequest(
+        method=method, url=stack["http_api_url"] + path, data=body, headers=headers
+    )
+    if sign:
+        credentials = Credentials(
+            stack["credentials"]["aws_access_key_id"], stack["credentials"]["aws_secret_access_key"]
+        )
+        SigV4Auth(credentials, "execute-api", stack["region"]).add_auth(request)
+    prepared = request.prepare()
+    http_request = urllib.request.Request(  # noqa: S310 - the stack's own loopback URL
+        prepared.url, data=body or None, method=method, headers=dict(prepared.headers)
+    )
+    try:
+        with urllib.request.urlopen(http_request, timeout=WAIT_S) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
 
 
 def run(options: Options) -> int:

@@ -143,7 +143,7 @@ def _public(deployment: dict[str, Any]) -> dict[str, Any]:
 
 def create_stage(self: Any) -> TYPE_RESPONSE:
     _check_logging_role(self, _api(self, -2), json.loads(self.body or "{}"))
-    return _create_stage(self)  # type: ignore[no-any-return]
+    return _create_stage(self)
 
 
 def get_deployment(self: Any) -> TYPE_RESPONSE:

@@ -1,4 +1,5 @@
-"""Assemble the data plane for a deployed API: code, worker pools, gateway, listening sockets."""
+"""Assemble the data planes for a deployed API: code, worker pools, the shared registries, the
+WebSocket gateway with its @connections API, the Lambda Invoke API, listening sockets."""
 
 from __future__ import annotations
 
@@ -16,9 +17,15 @@ from pathlib import Path
 
 from aiohttp import web
 
-from local import controlplane, procs
-from local.gateway import Gateway, Settings
+from local import controlplane, http_controlplane, procs, sigv4
+from local.connections_api import ConnectionsApi
+from local.httpapi import HttpApiGateway
+from local.lambda_api import LambdaApi
 from local.lambdas import FunctionPool, worker_env
+from local.motoserver import FAKE_CREDENTIALS
+from local.registries import BackgroundTasks, ConnectionRegistry, FunctionRegistry
+from local.settings import Settings
+from local.websocket import WebSocketGateway
 
 log = logging.getLogger("local.runtime")
 
@@ -76,6 +83,7 @@ class Endpoints:
     lambda_endpoint: str
     ws_port: int
     lambda_port: int
+    http_api_urls: dict[str, str] = field(default_factory=dict)  # API id -> base URL
 
 
 class Runtime:
@@ -102,7 +110,11 @@ class Runtime:
         self.api: controlplane.Api | None = None
         self.functions: dict[str, controlplane.FunctionSpec] = {}
         self.pools: dict[str, FunctionPool] = {}
-        self.gateway: Gateway | None = None
+        self.connections = ConnectionRegistry()
+        self.tasks = BackgroundTasks()
+        self.gateway: WebSocketGateway | None = None
+        self.http_apis: list[http_controlplane.HttpApi] = []
+        self.http_gateways: list[HttpApiGateway] = []
         self._runners: list[web.AppRunner] = []
         self.layer_notes: dict[str, str] = {}
 
@@ -153,6 +165,9 @@ class Runtime:
         self.functions = await loop.run_in_executor(
             None, controlplane.read_functions, self.aws_endpoint, self.region
         )
+        self.http_apis = await loop.run_in_executor(
+            None, http_controlplane.read_http_apis, self.aws_endpoint, self.region
+        )
         log_dir = self.work_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         ws_port, lambda_port = procs.free_port(), procs.free_port()
@@ -173,11 +188,22 @@ class Runtime:
                 log_path=log_dir / f"lambda-{spec.name}.log",
                 max_workers=self.max_workers,
             )
-        self.gateway = Gateway(self.api, self.pools, self.settings, log_dir)
-        for app, port in (
-            (self.gateway.websocket_app(), ws_port),
-            (self.gateway.lambda_app(), lambda_port),
-        ):
+        functions = FunctionRegistry(self.pools, self.api.account_id)
+        self.gateway = WebSocketGateway(
+            self.api, functions, self.connections, self.tasks, self.settings, log_dir
+        )
+        websocket_app = self.gateway.app()
+        ConnectionsApi(stage, self.connections, self.settings).add_routes(websocket_app)
+        sites = [(websocket_app, ws_port), (LambdaApi(functions, self.tasks).app(), lambda_port)]
+        http_api_urls: dict[str, str] = {}
+        callers = self._callers()
+        for http_api in self.http_apis:
+            http_gateway = HttpApiGateway(http_api, functions, callers, log_dir)
+            self.http_gateways.append(http_gateway)
+            port = procs.free_port()
+            sites.append((http_gateway.app(), port))
+            http_api_urls[http_api.id] = f"http://{host}:{port}"
+        for app, port in sites:
             runner = web.AppRunner(app, access_log=None, handle_signals=False)
             await runner.setup()
             await web.TCPSite(runner, host, port, backlog=4096).start()
@@ -189,11 +215,32 @@ class Runtime:
             lambda_endpoint=f"http://{host}:{lambda_port}",
             ws_port=ws_port,
             lambda_port=lambda_port,
+            http_api_urls=http_api_urls,
         )
+
+    def _callers(self) -> dict[str, tuple[str, sigv4.Caller]]:
+        """Who may sign HTTP API requests: the stack's credentials, as the emulated account's
+        identity (STS GetCallerIdentity says which)."""
+        assert self.api is not None
+        sts = controlplane.aws_client("sts", self.aws_endpoint, self.region)
+        identity = sts.get_caller_identity()
+        access_key = FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"]
+        caller = sigv4.Caller(
+            access_key=access_key,
+            account_id=identity["Account"],
+            user_arn=identity["Arn"],
+            user_id=identity["UserId"],
+        )
+        return {access_key: (FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], caller)}
 
     async def stop(self) -> None:
         if self.gateway is not None:
             await self.gateway.close()
+        await self.tasks.drain()  # the $disconnects of the connections just closed
+        if self.gateway is not None:
+            self.gateway.close_log()
+        for http_gateway in self.http_gateways:
+            http_gateway.close()
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()

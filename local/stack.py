@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from local import terraform
-from local.gateway import Settings
 from local.motoserver import FAKE_CREDENTIALS, MotoServer
 from local.runtime import BackgroundRuntime, CodeSource, Runtime
+from local.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -120,12 +120,29 @@ class Stack:
         assert runtime.api is not None
         outputs = applied.outputs
         names = dict(outputs.get("function_names") or {})
-        authorizer = runtime.functions.get(names.get("authorizer", ""))
+        # The token the API wants comes from its $connect authorizer, whatever the outputs say:
+        # "none" without one, its AUTH_MODE when it is this project's authorizer, else "custom".
+        connect = runtime.api.routes.get("$connect")
+        authorizer_name = (
+            connect.authorizer.function_name if connect and connect.authorizer else None
+        )
+        authorizer = runtime.functions.get(authorizer_name or "")
         env = authorizer.environment if authorizer else {}
-        mode = env.get("AUTH_MODE", "hs256" if authorizer else "disabled")
+        mode = "none" if authorizer_name is None else env.get("AUTH_MODE", "custom")
         default_alg = "RS256,ES256" if mode == "jwks" else "HS256"
+        http_urls = dict(endpoints.http_api_urls)
+        http_id = outputs.get("http_api_id") or (
+            next(iter(http_urls)) if len(http_urls) == 1 else None
+        )
         return {
             "websocket_url": endpoints.websocket_url,
+            # The management HTTP API (null without one); every HTTP API of the configuration
+            # is served, each on its own port.
+            "http_api_url": http_urls.get(http_id or ""),
+            "http_apis": {
+                api.id: {"url": http_urls[api.id], "routes": sorted(r.key for r in api.routes)}
+                for api in runtime.http_apis
+            },
             "connections_url": endpoints.connections_url,
             "lambda_endpoint": endpoints.lambda_endpoint,
             "aws_endpoint": runtime.aws_endpoint,

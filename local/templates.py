@@ -3,14 +3,18 @@
 - selection expressions (``$request.body.action``, ``\\$default``, ``${request.body.a.b}``);
 - mapping templates reduced to variable substitution: ``$context.*``, ``$stageVariables.*``,
   ``$input.body``, ``$input.json('$')`` and ``$input.path('$.x')``, with the quiet (``$!x``) and
-  formal (``${x}``) notations. VTL directives (#if, #foreach, #set) are not evaluated.
+  formal (``${x}``) notations. VTL directives (#if, #foreach, #set) are not evaluated;
+- MOCK integrations: the request template picks the integration response.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
+
+log = logging.getLogger("local.templates")
 
 _VARIABLE = re.compile(
     r"\$!?\{?(?P<ns>context|stageVariables)\.(?P<path>[A-Za-z0-9_.\-]+)\}?"
@@ -92,3 +96,38 @@ def pick_template(templates: dict[str, str], expression: str | None, body: str) 
     if key is not None and key in templates:
         return templates[key]
     return templates.get("$default") or (next(iter(templates.values())) if not expression else None)
+
+
+def mock_response(
+    integration: Any, ctx: dict[str, Any], stage_variables: dict[str, str], body: str
+) -> tuple[int, str | None]:
+    """A MOCK integration (``local.controlplane.Integration``): the request template yields the
+    status code that selects the integration response, whose template is the reply."""
+    request_template = pick_template(
+        integration.request_templates, integration.template_selection_expression, body
+    )
+    status = 200
+    if request_template is not None:
+        rendered = render(request_template, ctx, stage_variables, body)
+        try:
+            status = int(json.loads(rendered).get("statusCode", 200))
+        except (ValueError, AttributeError, TypeError):
+            return 500, None
+    chosen = None
+    for response in integration.responses:
+        key = response.key
+        try:
+            matches = key != "$default" and re.fullmatch(key.strip("/"), str(status))
+        except re.error:
+            log.error("integration response key %r is not a valid pattern", key)
+            continue
+        if matches:
+            chosen = response
+            break
+    chosen = chosen or next((r for r in integration.responses if r.key == "$default"), None)
+    if chosen is None:
+        return status, None
+    template = pick_template(chosen.templates, chosen.template_selection_expression, body)
+    if template is None:
+        return status, None
+    return status, render(template, ctx, stage_variables, body)

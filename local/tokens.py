@@ -16,10 +16,10 @@ class Minter:
 
     def __init__(self, stack: dict[str, Any]) -> None:
         spec = stack["token"]
-        if spec.get("mode") != "hs256":
+        if spec.get("mode") != "hs256" or not spec.get("ssm_parameter"):
             raise ValueError(
-                f"the deployed authorizer uses AUTH_MODE={spec.get('mode')}: "
-                "local tokens can only be minted for hs256"
+                f"the deployed API's authorizer mode is {spec.get('mode')!r}: local tokens can "
+                "only be minted for this project's hs256 authorizer (secret in SSM)"
             )
         self.spec = spec
         ssm = aws_client("ssm", stack["aws_endpoint"], stack["region"])

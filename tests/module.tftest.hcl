@@ -185,19 +185,30 @@ run "everything_on" {
   command = plan
 
   override_resource {
+    target          = aws_apigatewayv2_api.http[0]
+    override_during = plan
+    values          = { id = "http123", execution_arn = "arn:aws:execute-api:eu-west-1:111122223333:http123" }
+  }
+
+  override_resource {
     target          = aws_lambda_function.this["push"]
     override_during = plan
     values          = { invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/push/invocations" }
   }
 
   variables {
-    enable_client_push           = true
-    enable_broadcast             = true
-    create_http_publish_endpoint = true
-    push_send_concurrency        = 64
-    lambda_architecture          = "x86_64"
-    tracing_enabled              = true
-    reserved_concurrency         = { push = 10 }
+    enable_client_push = true
+    enable_broadcast   = true
+    create_http_api    = true
+    http_api = {
+      cors_allow_origins   = ["https://app.example.com"]
+      route_throttling     = { "POST /v1/notifications" = { burst_limit = 7, rate_limit = 3 } }
+      admin_principal_arns = ["arn:aws:iam::111122223333:role/ops"]
+    }
+    push_send_concurrency = 64
+    lambda_architecture   = "x86_64"
+    tracing_enabled       = true
+    reserved_concurrency  = { push = 10 }
   }
 
   assert {
@@ -219,13 +230,60 @@ run "everything_on" {
   }
 
   assert {
-    condition     = aws_apigatewayv2_route.http_push[0].route_key == "POST /notifications" && aws_apigatewayv2_route.http_push[0].authorization_type == "AWS_IAM"
-    error_message = "the HTTP publish route requires SigV4"
+    condition = toset(keys(aws_apigatewayv2_route.http)) == toset([
+      "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
+    ])
+    error_message = "the HTTP API has the four /v1 routes"
   }
 
   assert {
-    condition     = aws_apigatewayv2_integration.http_push[0].integration_uri == aws_lambda_function.this["push"].invoke_arn && aws_lambda_permission.http_push[0].function_name == "ws-notify-push"
-    error_message = "the HTTP route invokes the push function"
+    condition     = alltrue([for k, r in aws_apigatewayv2_route.http : r.authorization_type == (k == "GET /v1/me/notifications" ? "CUSTOM" : "AWS_IAM")])
+    error_message = "backend routes require SigV4, /v1/me the Lambda authorizer in hs256 mode"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.http[0].authorizer_type == "REQUEST" && aws_apigatewayv2_authorizer.http[0].enable_simple_responses && aws_apigatewayv2_authorizer.http[0].authorizer_payload_format_version == "2.0"
+    error_message = "hs256: the project's authorizer as a REQUEST authorizer with simple responses"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_integration.http["push"].integration_uri == aws_lambda_function.this["push"].invoke_arn && aws_lambda_permission.http["POST /v1/notifications"].function_name == "ws-notify-push" && aws_lambda_permission.http["DELETE /v1/users/{userId}/connections"].function_name == "ws-notify-users"
+    error_message = "each route invokes its resource group's function, with a permission per route"
+  }
+
+  assert {
+    condition     = endswith(aws_lambda_permission.http["GET /v1/users/{userId}/connections"].source_arn, "/$default/GET/v1/users/*/connections")
+    error_message = "route permissions name the route's execute-api ARN, path parameters as *"
+  }
+
+  assert {
+    condition     = one(aws_apigatewayv2_stage.http[0].route_settings).throttling_burst_limit == 7 && aws_apigatewayv2_stage.http[0].default_route_settings[0].throttling_rate_limit == 50
+    error_message = "per-route throttling over the stage default"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_api.http[0].cors_configuration[0].allow_origins == toset(["https://app.example.com"]) && aws_apigatewayv2_api.http[0].cors_configuration[0].allow_methods == toset(["GET"])
+    error_message = "CORS: the configured origins, GET only"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_log_group.http_access) == 1 && length(aws_apigatewayv2_stage.http[0].access_log_settings) == 1
+    error_message = "access logs are on by default"
+  }
+
+  assert {
+    condition     = contains([for s in jsondecode(module.iam.policy_documents["users"]).Statement : s.Sid], "CloseConnections")
+    error_message = "users may close connections"
+  }
+
+  assert {
+    condition     = contains(flatten([for s in jsondecode(module.iam.policy_documents["me"]).Statement : s.Action]), "execute-api:ManageConnections") == false
+    error_message = "me only reads history"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["users"].environment[0].variables.ADMIN_PRINCIPAL_ARNS == "arn:aws:iam::111122223333:role/ops"
+    error_message = "admin principals reach the users function"
   }
 
   assert {
@@ -316,6 +374,84 @@ run "jwks" {
     condition     = !contains([for s in jsondecode(module.iam.policy_documents["poll"]).Statement : s.Sid], "LookUpConnectionUser")
     error_message = "with an authorizer, poll needs no connection lookups"
   }
+}
+
+run "jwks_http_api_uses_the_native_jwt_authorizer" {
+  command = plan
+
+  variables {
+    create_http_api = true
+    auth = {
+      mode     = "jwks"
+      jwks_url = "https://example.auth0.com/.well-known/jwks.json"
+      issuer   = "https://example.auth0.com/"
+      audience = "notifications"
+    }
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_authorizer.http[0].authorizer_type == "JWT" && aws_apigatewayv2_authorizer.http[0].jwt_configuration[0].issuer == "https://example.auth0.com/" && aws_apigatewayv2_authorizer.http[0].jwt_configuration[0].audience == toset(["notifications"])
+    error_message = "jwks mode: API Gateway's JWT authorizer with the issuer and audience"
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_route.http["GET /v1/me/notifications"].authorization_type == "JWT" && length(aws_lambda_permission.http_authorizer) == 0
+    error_message = "the JWT route invokes no Lambda authorizer"
+  }
+
+  assert {
+    condition     = length(aws_apigatewayv2_api.http[0].cors_configuration) == 0
+    error_message = "no CORS unless origins are listed"
+  }
+}
+
+run "jwks_http_api_needs_issuer_and_audience" {
+  command = plan
+
+  variables {
+    create_http_api = true
+    auth = {
+      mode     = "jwks"
+      jwks_url = "https://example.auth0.com/.well-known/jwks.json"
+    }
+  }
+
+  expect_failures = [aws_apigatewayv2_authorizer.http]
+}
+
+run "http_api_without_auth_has_no_me_routes" {
+  command = plan
+
+  variables {
+    create_http_api = true
+    auth            = { mode = "disabled" }
+    http_api        = { access_log_enabled = false }
+  }
+
+  assert {
+    condition     = !contains(keys(aws_apigatewayv2_route.http), "GET /v1/me/notifications") && !contains(keys(aws_lambda_function.this), "me") && length(aws_apigatewayv2_authorizer.http) == 0
+    error_message = "without a user identity there is no /v1/me"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_log_group.http_access) == 0 && length(aws_apigatewayv2_stage.http[0].access_log_settings) == 0
+    error_message = "access logs can be switched off"
+  }
+}
+
+run "rejects_invalid_http_api_settings" {
+  command = plan
+
+  variables {
+    create_http_api = true
+    http_api = {
+      cors_allow_origins   = ["https://app.example.com/path"]
+      route_throttling     = { "GET /v2/unknown" = { burst_limit = 1, rate_limit = 1 } }
+      admin_principal_arns = ["not-an-arn"]
+    }
+  }
+
+  expect_failures = [var.http_api]
 }
 
 run "create_false_creates_nothing" {
@@ -438,9 +574,9 @@ run "rejects_zero_throttling_and_concurrency" {
     throttling_burst_limit  = 0
     throttling_rate_limit   = 0
     reserved_concurrency    = { push = 0 }
-    http_publish_throttling = { burst_limit = 0, rate_limit = 0 }
+    http_api                = { default_throttling = { burst_limit = 0, rate_limit = 0 } }
   }
 
-  expect_failures = [var.throttling_burst_limit, var.throttling_rate_limit, var.reserved_concurrency, var.http_publish_throttling]
+  expect_failures = [var.throttling_burst_limit, var.throttling_rate_limit, var.reserved_concurrency, var.http_api]
 }
 

@@ -18,14 +18,14 @@ output "connections_endpoint" {
   value       = module.notifications.connections_endpoint
 }
 
-output "http_publish_url" {
-  description = "SigV4-authorized POST endpoint that accepts the same JSON as the push function."
-  value       = module.notifications.http_publish_url
+output "http_api_url" {
+  description = "Base URL of the management HTTP API (append /v1/...)."
+  value       = module.notifications.http_api_url
 }
 
-output "http_publish_route_arn" {
-  description = "Resource to grant execute-api:Invoke on for HTTP publishers."
-  value       = module.notifications.http_publish_route_arn
+output "http_api_route_arns" {
+  description = "execute-api:Invoke resources of the HTTP API routes, for backend IAM policies."
+  value       = module.notifications.http_api_route_arns
 }
 
 output "jwt_secret_parameter_name" {

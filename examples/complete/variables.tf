@@ -33,3 +33,9 @@ variable "create_api_gateway_account_role" {
   description = "Let this example set the Region-wide API Gateway CloudWatch role (a setting shared by every API in the Region; reset on destroy). Prefer a bootstrap stack."
   default     = false
 }
+
+variable "cors_allow_origins" {
+  type        = list(string)
+  description = "Browser origins allowed to call the HTTP API's /v1/me routes (empty: no CORS)."
+  default     = ["http://localhost:3000"]
+}

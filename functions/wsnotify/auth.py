@@ -69,6 +69,14 @@ def token_from_event(event: dict[str, Any]) -> str | None:
     return None
 
 
+def bearer_token(event: dict[str, Any]) -> str | None:
+    """The token of an ``Authorization: Bearer <jwt>`` header (HTTP API requests)."""
+    value = header(event, "authorization") or ""
+    scheme, _, token = value.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 class _Cache:
     """A value with an expiry, shared by the invocations of one process."""
 

@@ -60,6 +60,8 @@ class Config:
     history_max_ttl_seconds: int
     send_concurrency: int
     broadcast_scan_segments: int
+    # IAM principals (user/role ARNs) that may ask the HTTP API for connection ids.
+    admin_principal_arns: tuple[str, ...] = ()
 
     def require(self, field: str) -> str:
         """Return a string setting that this function cannot work without."""
@@ -100,4 +102,7 @@ def load() -> Config:
         history_max_ttl_seconds=max_ttl,
         send_concurrency=_int("SEND_CONCURRENCY", 32, 1, 512),
         broadcast_scan_segments=_int("BROADCAST_SCAN_SEGMENTS", 4, 1, 64),
+        admin_principal_arns=tuple(
+            a.strip() for a in _str("ADMIN_PRINCIPAL_ARNS").split(",") if a.strip()
+        ),
     )

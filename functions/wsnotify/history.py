@@ -55,3 +55,33 @@ def _notification(item: dict[str, Any]) -> dict[str, Any]:
         json.loads(item["content"]["S"]),
         item["sender"]["S"],
     )
+
+
+# Lambda's 6 MB response limit, with room for the wrapper and the proxy answer's escaping.
+MAX_LISTING_BYTES = 4_000_000
+
+
+def listing(
+    table: str, user_id: str, request: PollRequest, counts: dict[str, Any]
+) -> dict[str, Any]:
+    """The same history as ``page`` as an HTTP API document: ``notifications`` oldest first and
+    ``next``, the cursor of the following page (null when there is none)."""
+    notifications: list[dict[str, Any]] = []
+    used = 0
+    last_id: str | None = None
+    more = False
+    for item in store.query_history(
+        table, user_id, request.after, int(time.time()), request.limit + 1
+    ):
+        if len(notifications) == request.limit:
+            more = True
+            break
+        value = _notification(item)
+        used += len(envelope.dumps(value))
+        if notifications and used > MAX_LISTING_BYTES:
+            more = True
+            break
+        notifications.append(value)
+        last_id = item["notificationId"]["S"]
+    counts.update(items=len(notifications), more=more)
+    return {"ok": True, "notifications": notifications, "next": last_id if more else None}

@@ -135,3 +135,24 @@ def query_history(
         if not last:
             return
         kwargs["ExclusiveStartKey"] = last
+
+
+def connections_since(table: str, index: str, user_id: str) -> list[tuple[str, int]]:
+    """(connectionId, connectedAt ms) of every live connection of a user: the KEYS_ONLY index
+    gives the ids, BatchGetItem the times (100 keys a call, unprocessed keys retried)."""
+    ids = user_connections(table, index, user_id)
+    found: list[tuple[str, int]] = []
+    for start in range(0, len(ids), 100):
+        keys: list[dict[str, Any]] = [
+            {"connectionId": {"S": cid}} for cid in ids[start : start + 100]
+        ]
+        while keys:
+            page = clients.dynamodb().batch_get_item(
+                RequestItems={
+                    table: {"Keys": keys, "ProjectionExpression": "connectionId, connectedAt"}
+                }
+            )
+            for item in page.get("Responses", {}).get(table, []):
+                found.append((item["connectionId"]["S"], int(item["connectedAt"]["N"])))
+            keys = page.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+    return sorted(found, key=lambda pair: pair[1])

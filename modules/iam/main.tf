@@ -10,6 +10,7 @@ locals {
   functions = toset(concat(
     ["connect", "disconnect", "push", "poll"],
     var.create_authorizer_role ? ["authorizer"] : [],
+    var.http_api_functions,
   ))
   roles = var.create ? local.functions : toset([])
 
@@ -97,6 +98,42 @@ locals {
       },
       local.manage_connections,
     ], local.connection_lookup, local.table_key)
+
+    # HTTP API: presence reads the index and the rows' connectedAt; revocation closes
+    # connections (DELETE @connections) and forgets their rows.
+    users = concat([
+      {
+        Sid      = "FindUserConnections"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Query"]
+        Resource = [var.connections_user_index_arn]
+      },
+      {
+        Sid      = "ReadConnectionTimes"
+        Effect   = "Allow"
+        Action   = ["dynamodb:BatchGetItem"]
+        Resource = [var.connections_table_arn]
+      },
+      {
+        Sid      = "ForgetRevokedConnections"
+        Effect   = "Allow"
+        Action   = ["dynamodb:DeleteItem"]
+        Resource = [var.connections_table_arn]
+      },
+      {
+        Sid      = "CloseConnections"
+        Effect   = "Allow"
+        Action   = ["execute-api:ManageConnections"]
+        Resource = ["${var.api_execution_arn}/${var.stage_name}/DELETE/@connections/*"]
+      },
+    ], local.table_key)
+
+    me = concat([{
+      Sid      = "ReadHistory"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Query"]
+      Resource = [var.notifications_table_arn]
+    }], local.table_key)
 
     authorizer = concat(
       var.jwt_secret_parameter_arn == null ? [] : [{

@@ -102,3 +102,14 @@ variable "tags" {
   description = "Tags applied to the roles."
   default     = {}
 }
+
+variable "http_api_functions" {
+  type        = list(string)
+  description = "HTTP API functions that need a role: \"users\" (presence, revocation) and/or \"me\" (the caller's history)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for f in var.http_api_functions : contains(["users", "me"], f)])
+    error_message = "http_api_functions may hold only \"users\" and \"me\"."
+  }
+}

@@ -28,10 +28,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).parent))
 
 import sample_api  # noqa: E402
+from jwks_server import Issuer  # noqa: E402
 
-from local.gateway import Settings  # noqa: E402
 from local.motoserver import MotoServer  # noqa: E402
 from local.runtime import BackgroundRuntime, CodeSource, Runtime  # noqa: E402
+from local.settings import Settings  # noqa: E402
 
 STACK_START_TIMEOUT_S = 300
 SAMPLE_IDLE_S = 2.0
@@ -140,13 +141,17 @@ def stack() -> Iterator[dict[str, Any]]:
 
 
 class Sample:
-    def __init__(self, api: sample_api.SampleApi, runtime: BackgroundRuntime, aws: str) -> None:
+    def __init__(
+        self, api: sample_api.SampleApi, runtime: BackgroundRuntime, aws: str, issuer: Issuer
+    ) -> None:
         self.api = api
+        self.issuer = issuer
         self.runtime = runtime
         self.aws_endpoint = aws
         assert runtime.endpoints is not None
         self.endpoints = runtime.endpoints
         self.url = runtime.endpoints.websocket_url
+        self.http_url = runtime.endpoints.http_api_urls[api.http_api_id]
 
     def pool(self, role: str) -> Any:
         return self.runtime.runtime.pools[self.api.functions[role]]
@@ -175,8 +180,8 @@ class Sample:
 @pytest.fixture(scope="session")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
     work = tmp_path_factory.mktemp("sample")
-    with MotoServer(work / "moto.log") as moto:
-        api = sample_api.deploy(moto.endpoint, work)
+    with MotoServer(work / "moto.log") as moto, Issuer() as issuer:
+        api = sample_api.deploy(moto.endpoint, work, issuer.url)
         runtime = BackgroundRuntime(
             Runtime(
                 aws_endpoint=moto.endpoint,
@@ -193,7 +198,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sample]:
         )
         runtime.start()
         try:
-            yield Sample(api, runtime, moto.endpoint)
+            yield Sample(api, runtime, moto.endpoint, issuer)
         finally:
             runtime.stop()
 

@@ -31,6 +31,7 @@ class SampleApi:
     events_table: str
     zip_path: Path
     functions: dict[str, str]  # role -> function name
+    http_api_id: str = ""
 
 
 def _zip(dest: Path) -> Path:
@@ -59,7 +60,7 @@ def mock_integration(apigw: Any, api_id: str, reply_template: str) -> str:
     return str(mock["IntegrationId"])
 
 
-def deploy(endpoint: str, build_dir: Path) -> SampleApi:
+def deploy(endpoint: str, build_dir: Path, issuer: str = "") -> SampleApi:
     iam = aws_client("iam", endpoint, REGION)
     lam = aws_client("lambda", endpoint, REGION)
     apigw = aws_client("apigatewayv2", endpoint, REGION)
@@ -99,6 +100,7 @@ def deploy(endpoint: str, build_dir: Path) -> SampleApi:
         "tell": ("tell", 3, None),
         "kick": ("kick", 3, None),
         "direct": ("direct", 2, 2),
+        "http-authorizer": ("http_authorize", 3, None),
         "broken": ("missing_function", 3, None),  # the module has no such attribute
         "unimportable": ("nope/sample.direct", 3, None),  # no such module
     }
@@ -232,4 +234,81 @@ def deploy(endpoint: str, build_dir: Path) -> SampleApi:
         events_table="sample-events",
         zip_path=zip_path,
         functions=functions,
+        http_api_id=_deploy_http(apigw, lam, functions, uri, issuer),
     )
+
+
+def _deploy_http(apigw: Any, lam: Any, functions: dict[str, str], uri: Any, issuer: str) -> str:
+    """An HTTP API: NONE, JWT (issuer: the test's JWKS server) and Lambda-authorized routes,
+    a bare-JSON answer, a crashing and a slow integration, and CORS with a wildcard origin."""
+    api = apigw.create_api(
+        Name="sample-http",
+        ProtocolType="HTTP",
+        CorsConfiguration={
+            "AllowOrigins": ["*"],
+            "AllowMethods": ["GET", "POST"],
+            "AllowHeaders": ["*"],
+            "MaxAge": 60,
+        },
+    )
+    api_id = api["ApiId"]
+    execution_arn = f"arn:aws:execute-api:{REGION}:123456789012:{api_id}"
+    jwt_authorizer = apigw.create_authorizer(
+        ApiId=api_id,
+        Name="jwt",
+        AuthorizerType="JWT",
+        IdentitySource=["$request.header.Authorization"],
+        JwtConfiguration={"Issuer": issuer, "Audience": ["sample-app"]},
+    )
+    lambda_authorizer = apigw.create_authorizer(
+        ApiId=api_id,
+        Name="lambda",
+        AuthorizerType="REQUEST",
+        AuthorizerUri=uri("http-authorizer"),
+        AuthorizerPayloadFormatVersion="2.0",
+        IdentitySource=["$request.header.x-sample-auth"],
+    )
+    lam.add_permission(
+        FunctionName=functions["http-authorizer"],
+        StatementId="apigw-http-authorizer",
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=f"{execution_arn}/authorizers/{lambda_authorizer['AuthorizerId']}",
+    )
+    for name in ("echo", "slow", "fail", "direct"):
+        lam.add_permission(
+            FunctionName=functions[name],
+            StatementId="apigw-http",
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+            SourceArn=f"{execution_arn}/*",
+        )
+    for route_key, name, auth in (
+        ("POST /echo/{id}", "echo", None),
+        ("GET /jwt", "echo", jwt_authorizer),
+        ("GET /custom", "echo", lambda_authorizer),
+        ("GET /bare", "direct", None),
+        ("GET /fail", "fail", None),
+        ("POST /slow", "slow", None),
+    ):
+        integration = apigw.create_integration(
+            ApiId=api_id,
+            IntegrationType="AWS_PROXY",
+            IntegrationUri=uri(name),
+            PayloadFormatVersion="2.0",
+            TimeoutInMillis=500 if name == "slow" else 30000,
+        )
+        extra: dict[str, Any] = {}
+        if auth is not None:
+            extra = {
+                "AuthorizationType": auth["AuthorizerType"].replace("REQUEST", "CUSTOM"),
+                "AuthorizerId": auth["AuthorizerId"],
+            }
+        apigw.create_route(
+            ApiId=api_id,
+            RouteKey=route_key,
+            Target=f"integrations/{integration['IntegrationId']}",
+            **extra,
+        )
+    apigw.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    return str(api_id)

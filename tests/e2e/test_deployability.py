@@ -25,11 +25,12 @@ import websockets
 from conftest import REPO, run
 
 from local import controlplane, terraform
+from local.awsformat import iam_glob
 from local.controlplane import aws_client
-from local.gateway import Settings, _glob
 from local.moto_main import LOGGING_ROLE_MISSING
 from local.motoserver import MotoServer
 from local.runtime import BackgroundRuntime, CodeSource, Runtime
+from local.settings import Settings
 
 REGION = "eu-west-1"
 
@@ -198,7 +199,7 @@ def _served_push_route(endpoint: str) -> controlplane.Route:
             for principal, _action, pattern in functions[name].invoke_grants
             if principal == "apigateway.amazonaws.com"
             # The provider leaves the account out under skip_requesting_account_id.
-            and _glob(
+            and iam_glob(
                 (pattern or "*").replace("::" + api.id, f":{api.account_id}:" + api.id)
             ).fullmatch(source)
         ]

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from local import templates, terraform
+from local.authorizers import matches_invoke
 from local.controlplane import FunctionSpec, function_name_from_uri
-from local.gateway import Settings, _function_name, _matches_invoke
+from local.lambda_api import function_name
 from local.runtime import CodeError, CodeSource, Runtime
+from local.settings import Settings
 
 ARN = "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/$connect"
 
@@ -80,7 +82,7 @@ def test_template_rendering() -> None:
 )
 def test_policy_matching_uses_iam_wildcards(resource: str, action: str, allowed: bool) -> None:
     assert (
-        _matches_invoke({"Effect": "Allow", "Action": action, "Resource": resource}, ARN) is allowed
+        matches_invoke({"Effect": "Allow", "Action": action, "Resource": resource}, ARN) is allowed
     )
 
 
@@ -94,7 +96,7 @@ def test_policy_matching_uses_iam_wildcards(resource: str, action: str, allowed:
     ],
 )
 def test_invoke_function_references(ref: str, name: str) -> None:
-    assert _function_name(ref) == name
+    assert function_name(ref) == name
 
 
 def test_integration_uri_to_function_name() -> None:

@@ -82,7 +82,10 @@ async def status_of(url: str, **kwargs: Any) -> int:
 def test_stack_json_describes_the_deployment(stack: dict[str, Any]) -> None:
     assert stack["websocket_url"].startswith("ws://127.0.0.1:")
     assert stack["connections_url"].endswith("/" + stack["stage"])
-    assert set(stack["functions"]) == {"authorizer", "connect", "disconnect", "poll", "push"}
+    assert set(stack["functions"]) == {
+        *("authorizer", "connect", "disconnect", "poll", "push"),
+        *("users", "me"),  # the HTTP API's
+    }
     assert {"$connect", "$disconnect", "$default", "poll", "push"} <= set(stack["routes"])
     assert stack["token"]["algorithm"] == "HS256" and stack["token"]["mode"] == "hs256"
     assert (

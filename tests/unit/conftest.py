@@ -251,36 +251,58 @@ def authorizer_event(
     }
 
 
-def http_event(body: str, base64: bool = False) -> dict[str, Any]:
-    return {
+def http_event(
+    body: str | None,
+    base64: bool = False,
+    *,
+    route_key: str = "POST /v1/notifications",
+    path: str = "/v1/notifications",
+    path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    authorizer: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """An HTTP API payload format 2.0 event (the optional keys absent when empty, as in AWS)."""
+    method = route_key.split(" ")[0]
+    event: dict[str, Any] = {
         "version": "2.0",
-        "routeKey": "POST /notifications",
-        "rawPath": "/notifications",
-        "rawQueryString": "",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
         "headers": {
             "content-type": "application/json",
             "host": "h.execute-api.us-east-1.amazonaws.com",
+            **(headers or {}),
         },
         "requestContext": {
             "accountId": "123456789012",
             "apiId": "h",
             "domainName": "h.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "h",
             "http": {
-                "method": "POST",
-                "path": "/notifications",
+                "method": method,
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "198.51.100.1",
                 "userAgent": "backend",
             },
             "requestId": "http-req-1",
-            "routeKey": "POST /notifications",
+            "routeKey": route_key,
             "stage": "$default",
             "time": "11/Nov/2024:13:45:46 +0000",
             "timeEpoch": 1731332746514,
         },
-        "body": body,
         "isBase64Encoded": base64,
     }
+    if body is not None:
+        event["body"] = body
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if query:
+        event["queryStringParameters"] = query
+    if authorizer:
+        event["requestContext"]["authorizer"] = authorizer
+    return event
 
 
 class LambdaContext:

@@ -519,7 +519,7 @@ def test_http_api_push(aws: Any, backend: Transport) -> None:
     add_connection(aws, "c1", "alice")
     out = push.handler(http_event(json.dumps({"userId": "alice", "message": "hi"})), None)
     assert out["statusCode"] == 200
-    assert out["headers"] == {"content-type": "application/json"}
+    assert out["headers"] == {"content-type": "application/json", "x-request-id": "http-req-1"}
     body = json.loads(out["body"])
     assert body["ok"] is True and body["delivered"] == 1
     assert backend.endpoints == [ENDPOINT]  # never the HTTP API's own domain

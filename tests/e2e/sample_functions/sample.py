@@ -139,3 +139,27 @@ def direct(event, context):
         "memory": context.memory_limit_in_mb,
         "env": os.environ.get("SAMPLE_SETTING"),
     }
+
+
+def http_authorize(event, context):
+    """HTTP API Lambda authorizer, payload 2.0 with IAM policy answers (not simple responses)."""
+    _record("http-auth", {**event, "requestContext": {"connectionId": event["routeArn"]}}, context)
+    value = event["headers"].get("x-sample-auth", "")
+    if value == "boom":
+        raise ValueError("authorizer crashed")
+    if not value.startswith(("allow-", "deny-")):
+        raise Exception("Unauthorized")
+    return {
+        "principalId": value,
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Action": "execute-api:Invoke",
+                    "Effect": "Allow" if value.startswith("allow-") else "Deny",
+                    "Resource": event["routeArn"],
+                }
+            ],
+        },
+        "context": {"user": value.split("-", 1)[1]},
+    }
