@@ -47,6 +47,7 @@ locals {
       JWKS_URL             = var.auth.mode == "jwks" ? var.auth.jwks_url : null
       JWT_ISSUER           = var.auth.issuer
       JWT_AUDIENCE         = var.auth.audience
+      JWT_TOKEN_USE        = var.auth.token_use
       JWT_ALGORITHMS       = var.auth.algorithms == null ? null : join(",", var.auth.algorithms)
       JWT_LEEWAY_SECONDS   = tostring(var.auth.leeway_seconds)
       SECRET_CACHE_SECONDS = tostring(var.auth.cache_seconds)

@@ -37,6 +37,7 @@ variable "auth" {
     jwks_url                  = optional(string)
     issuer                    = optional(string)
     audience                  = optional(string)
+    token_use                 = optional(string)
     algorithms                = optional(list(string))
     leeway_seconds            = optional(number, 30)
     cache_seconds             = optional(number, 300)
@@ -50,6 +51,9 @@ variable "auth" {
       The module never reads or creates it; create it as a SecureString. Until it exists, every connect gets 401.
     - jwt_secret_kms_key_arn: customer-managed KMS key of that parameter, if it is not the aws/ssm key.
     - jwks_url (https), issuer (iss), audience (aud), algorithms (allow-list; "none" is refused),
+      token_use (Cognito: "access" or "id"; the token's token_use claim must equal it when set).
+      In jwks mode issuer and audience are required: a shared key set (Google, Entra "common", one Auth0
+      tenant for several apps) also signs tokens issued to other applications.
       leeway_seconds (clock skew, 0-600), cache_seconds (secret/JWKS cache, 0-86400).
     - identity_source: "query" (?token=), "header" (Sec-WebSocket-Protocol) or "either" (API Gateway calls the
       authorizer without pre-checks and the function looks in both places).
@@ -64,6 +68,16 @@ variable "auth" {
   validation {
     condition     = var.auth.mode != "jwks" || can(regex("^https://[^\\s]+$", coalesce(var.auth.jwks_url, "-")))
     error_message = "auth.jwks_url must be an https:// URL when auth.mode is jwks."
+  }
+
+  validation {
+    condition     = var.auth.mode != "jwks" || (try(length(var.auth.issuer), 0) > 0 && try(length(var.auth.audience), 0) > 0)
+    error_message = "auth.issuer and auth.audience are required when auth.mode is jwks: without them the authorizer would accept tokens the identity provider issued to other applications."
+  }
+
+  validation {
+    condition     = var.auth.token_use == null || contains(["access", "id"], coalesce(var.auth.token_use, "-"))
+    error_message = "auth.token_use must be access or id (Cognito's token_use claim)."
   }
 
   validation {

@@ -49,6 +49,7 @@ class Config:
     jwks_url: str
     jwt_issuer: str
     jwt_audience: str
+    jwt_token_use: str
     jwt_algorithms: tuple[str, ...]
     jwt_leeway_seconds: int
     secret_cache_seconds: int
@@ -89,6 +90,7 @@ def load() -> Config:
         jwks_url=_str("JWKS_URL"),
         jwt_issuer=_str("JWT_ISSUER"),
         jwt_audience=_str("JWT_AUDIENCE"),
+        jwt_token_use=_str("JWT_TOKEN_USE"),
         jwt_algorithms=algorithms,
         jwt_leeway_seconds=_int("JWT_LEEWAY_SECONDS", 30, 0, 600),
         secret_cache_seconds=_int("SECRET_CACHE_SECONDS", 300, 0, 86_400),

@@ -104,6 +104,7 @@ def aws(env: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
         clients.reset()
         auth.cache.clear()
+        auth.jwks_keys.clear()
         ddb = clients.dynamodb()
         ddb.create_table(
             TableName=CONNECTIONS,
@@ -137,6 +138,7 @@ def aws(env: pytest.MonkeyPatch) -> Iterator[Any]:
         yield ddb
         clients.reset()
         auth.cache.clear()
+        auth.jwks_keys.clear()
 
 
 @pytest.fixture
