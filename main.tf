@@ -10,7 +10,8 @@ locals {
     data.aws_caller_identity.current.account_id, "parameter/${trimprefix(local.jwt_secret_parameter_name, "/")}",
   ]) : null
 
-  function_names = toset(concat(["connect", "disconnect", "push", "poll"], local.auth_enabled ? ["authorizer"] : []))
+  # With authentication, refresh and sweeper keep connections within their token's lifetime.
+  function_names = toset(concat(["connect", "disconnect", "push", "poll"], local.auth_enabled ? ["authorizer", "refresh", "sweeper"] : []))
   functions      = var.create ? local.function_names : toset([])
 
   tables = {
@@ -36,22 +37,34 @@ locals {
       HISTORY_MAX_TTL_SECONDS = tostring(var.history_max_ttl_seconds)
       SEND_CONCURRENCY        = tostring(var.push_send_concurrency)
       BROADCAST_SCAN_SEGMENTS = tostring(var.broadcast_scan_segments)
-    })
+    }, local.client_push_settings)
     poll = merge(local.tables, local.log_level, {
       CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint
       SEND_CONCURRENCY     = tostring(var.push_send_concurrency)
     })
-    authorizer = merge(local.log_level, {
-      AUTH_MODE            = var.auth.mode
-      JWT_SECRET_PARAMETER = local.uses_ssm_secret ? local.jwt_secret_parameter_name : null
-      JWKS_URL             = var.auth.mode == "jwks" ? var.auth.jwks_url : null
-      JWT_ISSUER           = var.auth.issuer
-      JWT_AUDIENCE         = var.auth.audience
-      JWT_TOKEN_USE        = var.auth.token_use
-      JWT_ALGORITHMS       = var.auth.algorithms == null ? null : join(",", var.auth.algorithms)
-      JWT_LEEWAY_SECONDS   = tostring(var.auth.leeway_seconds)
-      SECRET_CACHE_SECONDS = tostring(var.auth.cache_seconds)
+    authorizer = merge(local.log_level, local.token_verification, local.client_push_claim)
+    refresh = merge(local.tables, local.log_level, local.token_verification, {
+      CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint
+      SEND_CONCURRENCY     = tostring(var.push_send_concurrency)
     })
+    sweeper = merge(local.tables, local.log_level, {
+      CONNECTIONS_ENDPOINT     = module.websocket_api.management_endpoint
+      CONNECTIONS_EXPIRY_INDEX = module.tables.connections_expiry_index_name
+      SEND_CONCURRENCY         = tostring(var.push_send_concurrency)
+    })
+  }
+
+  # What the authorizer (at $connect) and refresh (later) verify tokens with.
+  token_verification = {
+    AUTH_MODE            = var.auth.mode
+    JWT_SECRET_PARAMETER = local.uses_ssm_secret ? local.jwt_secret_parameter_name : null
+    JWKS_URL             = var.auth.mode == "jwks" ? var.auth.jwks_url : null
+    JWT_ISSUER           = var.auth.issuer
+    JWT_AUDIENCE         = var.auth.audience
+    JWT_TOKEN_USE        = var.auth.token_use
+    JWT_ALGORITHMS       = var.auth.algorithms == null ? null : join(",", var.auth.algorithms)
+    JWT_LEEWAY_SECONDS   = tostring(var.auth.leeway_seconds)
+    SECRET_CACHE_SECONDS = tostring(var.auth.cache_seconds)
   }
 
   memory_size = { for f in local.function_names : f => f == "push" ? var.push_memory_size : var.lambda_memory_size }
@@ -70,6 +83,7 @@ module "tables" {
   connections_point_in_time_recovery   = var.connections_point_in_time_recovery
   notifications_point_in_time_recovery = var.notifications_point_in_time_recovery
   deletion_protection                  = var.deletion_protection
+  create_rate_limits_table             = var.enable_client_push
   tags                                 = var.tags
 }
 
@@ -78,24 +92,29 @@ module "iam" {
 
   # The ARN inputs are required strings; with create = false the tables and API do not exist,
   # their outputs are null, and the module creates nothing that would read the placeholder.
-  create                     = var.create
-  name_prefix                = var.name_prefix
-  create_authorizer_role     = local.auth_enabled
-  grant_connection_lookup    = !local.auth_enabled
-  region                     = data.aws_region.current.name
-  connections_table_arn      = coalesce(module.tables.connections_table_arn, "-")
-  connections_user_index_arn = coalesce(module.tables.connections_user_index_arn, "-")
-  notifications_table_arn    = coalesce(module.tables.notifications_table_arn, "-")
-  table_kms_key_arn          = var.table_kms_key_arn
-  api_execution_arn          = coalesce(module.websocket_api.execution_arn, "-")
-  stage_name                 = var.stage_name
-  enable_broadcast           = var.enable_broadcast
-  jwt_secret_parameter_arn   = local.jwt_secret_parameter_arn
-  jwt_secret_kms_key_arn     = var.auth.jwt_secret_kms_key_arn
-  log_group_arns             = { for f, group in aws_cloudwatch_log_group.function : f => group.arn }
-  tracing_enabled            = var.tracing_enabled
-  permissions_boundary_arn   = var.permissions_boundary_arn
-  tags                       = var.tags
+  create                          = var.create
+  name_prefix                     = var.name_prefix
+  create_authorizer_role          = local.auth_enabled
+  grant_connection_lookup         = !local.auth_enabled
+  region                          = data.aws_region.current.name
+  connections_table_arn           = coalesce(module.tables.connections_table_arn, "-")
+  connections_user_index_arn      = coalesce(module.tables.connections_user_index_arn, "-")
+  connections_expiry_index_arn    = coalesce(module.tables.connections_expiry_index_arn, "-")
+  rate_limits_table_arn           = module.tables.rate_limits_table_arn
+  client_push_policy_function_arn = local.client_push_policy_function_arn
+  async_failure_queue_arn         = local.async_failure_queue_arn
+  async_failure_queue_kms_key_arn = var.push_async_failure_queue_kms_key_arn
+  notifications_table_arn         = coalesce(module.tables.notifications_table_arn, "-")
+  table_kms_key_arn               = var.table_kms_key_arn
+  api_execution_arn               = coalesce(module.websocket_api.execution_arn, "-")
+  stage_name                      = var.stage_name
+  enable_broadcast                = var.enable_broadcast
+  jwt_secret_parameter_arn        = local.jwt_secret_parameter_arn
+  jwt_secret_kms_key_arn          = var.auth.jwt_secret_kms_key_arn
+  log_group_arns                  = { for f, group in aws_cloudwatch_log_group.function : f => group.arn }
+  tracing_enabled                 = var.tracing_enabled
+  permissions_boundary_arn        = var.permissions_boundary_arn
+  tags                            = var.tags
 }
 
 module "websocket_api" {
@@ -108,6 +127,8 @@ module "websocket_api" {
   enable_authorizer              = local.auth_enabled
   authorizer_identity_source     = var.auth.identity_source
   create_push_route              = var.enable_client_push
+  create_refresh_route           = local.auth_enabled
+  route_throttling               = var.route_throttling
   auto_deploy                    = var.websocket_auto_deploy
   throttling_burst_limit         = var.throttling_burst_limit
   throttling_rate_limit          = var.throttling_rate_limit
@@ -149,7 +170,7 @@ resource "aws_lambda_function" "this" {
   source_code_hash = data.archive_file.functions[0].output_base64sha256
   memory_size      = local.memory_size[each.key]
   timeout          = local.timeout[each.key]
-  layers           = each.key == "authorizer" ? local.authorizer_layers : null
+  layers           = contains(["authorizer", "refresh"], each.key) ? local.authorizer_layers : null
   kms_key_arn      = var.lambda_kms_key_arn
 
   reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, -1)

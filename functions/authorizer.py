@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnotify import auth, config, log
+from wsnotify import auth, client_push, config, log
 from wsnotify.errors import ConfigError
 
 
@@ -15,7 +15,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         inv.set(tokenSource=_source(event, token))
         if token is None:
             raise auth.Unauthorized("NoToken")
-        identity = auth.verify(config.load(), token)
+        cfg = config.load()
+        identity = auth.verify(cfg, token)
     except auth.Unauthorized as exc:
         # A bad token is the client's mistake: a warning with a reason code, no stack trace and
         # never the token itself.
@@ -36,6 +37,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         inv.emit()
         raise Exception("Unauthorized") from None
     inv.set(allowed=True, userId=identity.user_id)
+    # Values must be strings, numbers or booleans (API Gateway); connect stores the expiry.
+    passed_on: dict[str, Any] = {"userId": identity.user_id, "tokenExpiresAt": identity.expires_at}
+    if cfg.client_push_claim:
+        recipients = client_push.recipients_for_context(identity.claims, cfg.client_push_claim)
+        if recipients is None:
+            inv.set(pushRecipients="absent, malformed or too large: may message nobody")
+        else:
+            passed_on[client_push.CONTEXT_KEY] = recipients
     inv.emit()
     return {
         "principalId": identity.user_id,
@@ -45,8 +54,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
             ],
         },
-        # Values must be strings, numbers or booleans (API Gateway); connect stores the expiry.
-        "context": {"userId": identity.user_id, "tokenExpiresAt": identity.expires_at},
+        "context": passed_on,
     }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from local import controlplane, procs
+from local import controlplane, procs, rules
 from local.gateway import Gateway, Settings
 from local.lambdas import FunctionPool, worker_env
 
@@ -103,6 +103,7 @@ class Runtime:
         self.functions: dict[str, controlplane.FunctionSpec] = {}
         self.pools: dict[str, FunctionPool] = {}
         self.gateway: Gateway | None = None
+        self.scheduler: rules.Scheduler | None = None
         self._runners: list[web.AppRunner] = []
         self.layer_notes: dict[str, str] = {}
 
@@ -183,6 +184,11 @@ class Runtime:
             await web.TCPSite(runner, host, port, backlog=4096).start()
             self._runners.append(runner)
         await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
+        scheduled = await loop.run_in_executor(
+            None, rules.read_rules, self.aws_endpoint, self.region, rules.interval_override()
+        )
+        self.scheduler = rules.Scheduler(scheduled, self.pools, self.region, self.api.account_id)
+        self.scheduler.start()
         return Endpoints(
             websocket_url=f"ws://{host}:{ws_port}/{stage}",
             connections_url=connections_url,
@@ -192,6 +198,9 @@ class Runtime:
         )
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+            self.scheduler = None
         if self.gateway is not None:
             await self.gateway.close()
         for runner in self._runners:

@@ -27,6 +27,7 @@ SERVICES = (
     "cloudwatch",
     "cloudwatchlogs",
     "dynamodb",
+    "events",
     "iam",
     "kms",
     "lambda",

@@ -39,6 +39,18 @@ override_resource {
 }
 
 override_resource {
+  target          = module.tables.aws_dynamodb_table.rate_limits[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-rate-limits", name = "ws-notify-rate-limits" }
+}
+
+override_resource {
+  target          = aws_sqs_queue.push_async_failures[0]
+  override_during = plan
+  values          = { arn = "arn:aws:sqs:eu-west-1:111122223333:ws-notify-push-async-failures" }
+}
+
+override_resource {
   target          = aws_cloudwatch_log_group.function
   override_during = plan
   values          = { arn = "arn:aws:logs:eu-west-1:111122223333:log-group:fn" }
@@ -48,8 +60,8 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer"])
-    error_message = "five functions with authentication on by default"
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer", "refresh", "sweeper"])
+    error_message = "seven functions with authentication on by default"
   }
 
   assert {
@@ -220,7 +232,7 @@ run "auth_disabled_builds_nothing" {
   command = plan
 
   variables {
-    auth = { mode = "disabled" }
+    auth = { mode = "disabled", insecure_allow_any_user_id = true }
   }
 
   assert {

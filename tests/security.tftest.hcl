@@ -37,6 +37,30 @@ override_resource {
 }
 
 override_resource {
+  target          = module.tables.aws_dynamodb_table.rate_limits[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-rate-limits", name = "ws-notify-rate-limits" }
+}
+
+override_resource {
+  target          = aws_cloudwatch_event_rule.sweeper[0]
+  override_during = plan
+  values          = { arn = "arn:aws:events:eu-west-1:111122223333:rule/ws-notify-token-expiry-sweep" }
+}
+
+override_resource {
+  target          = aws_lambda_function.this
+  override_during = plan
+  values          = { arn = "arn:aws:lambda:eu-west-1:111122223333:function:fn" }
+}
+
+override_resource {
+  target          = aws_sqs_queue.push_async_failures[0]
+  override_during = plan
+  values          = { arn = "arn:aws:sqs:eu-west-1:111122223333:ws-notify-push-async-failures" }
+}
+
+override_resource {
   target          = aws_cloudwatch_log_group.function
   override_during = plan
   values          = { arn = "arn:aws:logs:eu-west-1:111122223333:log-group:fn" }
@@ -86,6 +110,77 @@ run "rejects_unknown_token_use" {
 
   variables {
     auth = { mode = "jwks", jwks_url = "https://x.example/jwks.json", issuer = "https://x.example/", audience = "a", token_use = "refresh" }
+  }
+
+  expect_failures = [var.auth]
+}
+
+run "token_lifetime_wiring" {
+  command = plan
+
+  assert {
+    condition = (aws_cloudwatch_event_rule.sweeper[0].schedule_expression == "rate(1 minute)"
+      && aws_cloudwatch_event_target.sweeper[0].arn == aws_lambda_function.this["sweeper"].arn
+      && aws_lambda_permission.sweeper_schedule[0].principal == "events.amazonaws.com"
+    && aws_lambda_permission.sweeper_schedule[0].source_arn == aws_cloudwatch_event_rule.sweeper[0].arn)
+    error_message = "an EventBridge rate rule invokes the sweeper, and only that rule may"
+  }
+
+  assert {
+    condition = (aws_lambda_function.this["sweeper"].environment[0].variables.CONNECTIONS_EXPIRY_INDEX == "tokenExpiresAt-index"
+    && aws_lambda_function.this["refresh"].environment[0].variables.AUTH_MODE == "hs256")
+    error_message = "the sweeper knows the expiry index; refresh verifies tokens like the authorizer"
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.this["refresh"].layers) == 1 && aws_lambda_function.this["sweeper"].layers == null
+    error_message = "refresh gets the authorizer's PyJWT layer"
+  }
+}
+
+run "no_sweeper_without_authentication" {
+  command = plan
+
+  variables {
+    auth = { mode = "disabled", insecure_allow_any_user_id = true }
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_event_rule.sweeper) == 0 && !contains(keys(aws_lambda_function.this), "sweeper") && !contains(keys(aws_lambda_function.this), "refresh")
+    error_message = "without tokens there is nothing to sweep or refresh"
+  }
+}
+
+run "rejects_slow_sweep_schedule" {
+  command = plan
+
+  variables {
+    token_expiry_sweep_schedule = "rate(1 hour)"
+  }
+
+  expect_failures = [var.token_expiry_sweep_schedule]
+}
+
+run "push_async_failures_go_to_an_encrypted_queue" {
+  command = plan
+
+  assert {
+    condition = (aws_lambda_function_event_invoke_config.push[0].destination_config[0].on_failure[0].destination == aws_sqs_queue.push_async_failures[0].arn
+    && aws_sqs_queue.push_async_failures[0].sqs_managed_sse_enabled)
+    error_message = "failed asynchronous invocations of push land in an encrypted SQS queue"
+  }
+
+  assert {
+    condition     = contains([for s in jsondecode(module.iam.policy_documents["push"]).Statement : s.Sid], "SendFailedAsyncInvocations")
+    error_message = "push may send to its failure queue"
+  }
+}
+
+run "disabled_auth_needs_the_insecure_switch" {
+  command = plan
+
+  variables {
+    auth = { mode = "disabled" }
   }
 
   expect_failures = [var.auth]

@@ -8,9 +8,12 @@ locals {
       "poll"        = "poll"
     },
     var.create_push_route ? { "push" = "push" } : {},
+    var.create_refresh_route ? { "refresh" = "refresh" } : {},
   )
-  routes       = var.create ? local.lambda_routes : {}
-  integrations = var.create ? toset(values(local.lambda_routes)) : toset([])
+  # Per-route throttling, only for routes that exist (a setting for a missing route fails).
+  route_throttling = { for k, v in var.route_throttling : k => v if contains(keys(local.routes), k) }
+  routes           = var.create ? local.lambda_routes : {}
+  integrations     = var.create ? toset(values(local.lambda_routes)) : toset([])
 
   authorize = var.create && var.enable_authorizer
 
@@ -181,12 +184,28 @@ resource "aws_apigatewayv2_stage" "this" {
     data_trace_enabled = false
   }
 
+  # One noisy route (client push, poll) cannot use the whole stage's budget. Both limits are
+  # always set: a route_settings block without them throttles the route to 0.
+  dynamic "route_settings" {
+    for_each = local.route_throttling
+    content {
+      route_key                = route_settings.key
+      throttling_burst_limit   = route_settings.value.burst_limit
+      throttling_rate_limit    = route_settings.value.rate_limit
+      detailed_metrics_enabled = var.detailed_metrics_enabled
+      logging_level            = var.logging_level
+      data_trace_enabled       = false
+    }
+  }
+
   access_log_settings {
     destination_arn = aws_cloudwatch_log_group.access[0].arn
     format          = local.access_log_format
   }
 
-  depends_on = [aws_api_gateway_account.this]
+  # Route settings name routes, which must exist first (with auto_deploy there is no deployment
+  # in between to order them).
+  depends_on = [aws_api_gateway_account.this, aws_apigatewayv2_route.lambda]
 }
 
 resource "aws_lambda_permission" "route" {

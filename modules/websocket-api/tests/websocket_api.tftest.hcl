@@ -313,3 +313,48 @@ run "rejects_bad_inputs" {
 
   expect_failures = [var.authorizer_identity_source, var.logging_level, var.log_retention_days, var.functions]
 }
+
+run "refresh_route_and_route_throttling" {
+  command = plan
+
+  variables {
+    create_push_route    = true
+    create_refresh_route = true
+    functions = {
+      connect    = { function_name = "t-connect", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-connect/invocations" }
+      disconnect = { function_name = "t-disconnect", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-disconnect/invocations" }
+      push       = { function_name = "t-push", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-push/invocations" }
+      poll       = { function_name = "t-poll", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-poll/invocations" }
+      authorizer = { function_name = "t-authorizer", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-authorizer/invocations" }
+      refresh    = { function_name = "t-refresh", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-refresh/invocations" }
+    }
+    route_throttling = {
+      push   = { burst_limit = 10, rate_limit = 5 }
+      poll   = { burst_limit = 20, rate_limit = 10 }
+      absent = { burst_limit = 1, rate_limit = 1 }
+    }
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_route.lambda["refresh"].authorization_type == "NONE" && aws_lambda_permission.route["refresh"].function_name == "t-refresh"
+    error_message = "the refresh route invokes the refresh function"
+  }
+
+  assert {
+    condition = { for r in aws_apigatewayv2_stage.this[0].route_settings : r.route_key => [r.throttling_burst_limit, r.throttling_rate_limit] } == {
+      push = [10, 5]
+      poll = [20, 10]
+    }
+    error_message = "push and poll get their own throttling (both limits set); settings for absent routes are dropped"
+  }
+}
+
+run "rejects_negative_route_throttling" {
+  command = plan
+
+  variables {
+    route_throttling = { push = { burst_limit = -1, rate_limit = 5 } }
+  }
+
+  expect_failures = [var.route_throttling]
+}
