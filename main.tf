@@ -153,7 +153,6 @@ resource "aws_cloudwatch_log_group" "function" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:Every function is invoked synchronously (API Gateway, RequestResponse invokes); a dead-letter queue only applies to asynchronous invocations.
   #checkov:skip=CKV_AWS_117:The functions call only public AWS endpoints (DynamoDB, execute-api, SSM); a VPC would add NAT or endpoint cost at idle without reducing exposure.
   #checkov:skip=CKV_AWS_272:The zip is built from this repository by Terraform at plan time; code signing needs a Signer profile and a signing pipeline the consumer does not have here.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is opt-in per function (reserved_concurrency); reserving by default would carve capacity out of the account's shared pool.
@@ -181,6 +180,17 @@ resource "aws_lambda_function" "this" {
 
   tracing_config {
     mode = var.tracing_enabled ? "Active" : "PassThrough"
+  }
+
+  # push may be invoked asynchronously by backends (InvocationType Event): an event that still
+  # fails after Lambda's retries goes to an encrypted SQS queue instead of being dropped. The
+  # other functions are only ever invoked synchronously (API Gateway, RequestResponse) or, for the
+  # sweeper, by a schedule whose next run does the same work, so a queue would stay empty.
+  dynamic "dead_letter_config" {
+    for_each = each.key == "push" ? [aws_sqs_queue.push_async_failures[0].arn] : []
+    content {
+      target_arn = dead_letter_config.value
+    }
   }
 
   tags = var.tags

@@ -36,6 +36,8 @@ data "archive_file" "functions" {
 }
 
 # Builds build/<prefix>/authorizer-layer/python/ with manylinux wheels for the Lambda CPU.
+# --require-hashes: pip installs only files whose sha256 functions/requirements.txt lists, for the
+# whole dependency set, so a compromised index or mirror cannot change what runs in the authorizer.
 resource "terraform_data" "authorizer_layer" {
   count = local.build_layer ? 1 : 0
 
@@ -58,7 +60,7 @@ resource "terraform_data" "authorizer_layer" {
       "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile \
         --only-binary=:all: --implementation cp --python-version "$PY_VERSION" \
         --platform "manylinux2014_$ARCH" --platform "manylinux_2_28_$ARCH" \
-        --target "$LAYER_DIR/python" --requirement "$REQUIREMENTS"
+        --require-hashes --target "$LAYER_DIR/python" --requirement "$REQUIREMENTS"
       printf '%s\n' "$BUILD" > "$STAMP"
     EOT
     environment = {

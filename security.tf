@@ -49,9 +49,9 @@ resource "aws_lambda_permission" "sweeper_schedule" {
   source_arn    = aws_cloudwatch_event_rule.sweeper[0].arn
 }
 
-# Backends may invoke push asynchronously (InvocationType Event): after Lambda's retries, a
-# failed event lands here instead of being dropped. Encrypted at rest (SQS-managed key unless a
-# customer key is given).
+# Backends may invoke push asynchronously (InvocationType Event): after Lambda's retries a failed
+# event lands in this queue (push's dead_letter_config, main.tf) instead of being dropped.
+# Encrypted at rest: SQS-managed keys unless a customer key is given.
 resource "aws_sqs_queue" "push_async_failures" {
   count = var.create ? 1 : 0
 
@@ -63,16 +63,12 @@ resource "aws_sqs_queue" "push_async_failures" {
   tags                              = var.tags
 }
 
+# Two retries (Lambda's default) but a one-hour age limit instead of six: a notification that
+# could not be sent within an hour is stale; it goes to the queue above.
 resource "aws_lambda_function_event_invoke_config" "push" {
   count = var.create ? 1 : 0
 
   function_name                = aws_lambda_function.this["push"].function_name
   maximum_retry_attempts       = 2
   maximum_event_age_in_seconds = 3600
-
-  destination_config {
-    on_failure {
-      destination = aws_sqs_queue.push_async_failures[0].arn
-    }
-  }
 }

@@ -185,12 +185,14 @@ variable "history_max_ttl_seconds" {
 
 variable "connection_ttl_seconds" {
   type        = number
-  description = "Lifetime of a connection row (CONNECTION_TTL_SECONDS): API Gateway closes connections after 2 hours; the default adds 5 minutes."
+  description = "Lifetime of a connection row (CONNECTION_TTL_SECONDS): API Gateway closes connections after 2 hours; the default adds 5 minutes. At least 7260 (2 hours plus a minute)."
   default     = 7500
 
   validation {
-    condition     = var.connection_ttl_seconds >= 60 && var.connection_ttl_seconds <= 86400 && var.connection_ttl_seconds == floor(var.connection_ttl_seconds)
-    error_message = "connection_ttl_seconds must be a whole number between 60 and 86400."
+    # A row must outlive its connection: broadcast reads only unexpired rows, so a shorter TTL
+    # would skip connections that API Gateway still keeps open (up to 2 hours).
+    condition     = var.connection_ttl_seconds >= 7260 && var.connection_ttl_seconds <= 86400 && var.connection_ttl_seconds == floor(var.connection_ttl_seconds)
+    error_message = "connection_ttl_seconds must be a whole number between 7260 (API Gateway's 2-hour connection limit plus a minute) and 86400."
   }
 }
 

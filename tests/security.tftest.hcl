@@ -165,9 +165,11 @@ run "push_async_failures_go_to_an_encrypted_queue" {
   command = plan
 
   assert {
-    condition = (aws_lambda_function_event_invoke_config.push[0].destination_config[0].on_failure[0].destination == aws_sqs_queue.push_async_failures[0].arn
-    && aws_sqs_queue.push_async_failures[0].sqs_managed_sse_enabled)
-    error_message = "failed asynchronous invocations of push land in an encrypted SQS queue"
+    condition = (aws_lambda_function.this["push"].dead_letter_config[0].target_arn == aws_sqs_queue.push_async_failures[0].arn
+      && aws_sqs_queue.push_async_failures[0].sqs_managed_sse_enabled
+      && alltrue([for k, f in aws_lambda_function.this : length(f.dead_letter_config) == 0 if k != "push"])
+    && aws_lambda_function_event_invoke_config.push[0].maximum_event_age_in_seconds == 3600)
+    error_message = "failed asynchronous invocations of push land in an encrypted SQS queue; synchronous-only functions have none"
   }
 
   assert {
@@ -184,4 +186,27 @@ run "disabled_auth_needs_the_insecure_switch" {
   }
 
   expect_failures = [var.auth]
+}
+
+run "rejects_connection_ttl_below_the_two_hour_limit" {
+  command = plan
+
+  variables {
+    connection_ttl_seconds = 7200
+  }
+
+  expect_failures = [var.connection_ttl_seconds]
+}
+
+run "accepts_connection_ttl_of_two_hours_and_a_minute" {
+  command = plan
+
+  variables {
+    connection_ttl_seconds = 7260
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["connect"].environment[0].variables.CONNECTION_TTL_SECONDS == "7260"
+    error_message = "the smallest allowed TTL reaches connect"
+  }
 }

@@ -108,7 +108,9 @@ def load() -> Config:
         jwt_algorithms=algorithms,
         jwt_leeway_seconds=_int("JWT_LEEWAY_SECONDS", 30, 0, 600),
         secret_cache_seconds=_int("SECRET_CACHE_SECONDS", 300, 0, 86_400),
-        connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 7500, 60, 86_400),
+        # At least API Gateway's 2-hour connection limit plus a minute: broadcast skips expired
+        # rows, so a shorter TTL would hide connections that are still open.
+        connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 7500, 7260, 86_400),
         allow_client_push=_bool("ALLOW_CLIENT_PUSH", False),
         allow_broadcast=_bool("ALLOW_BROADCAST", False),
         persist_default=_bool("PERSIST_DEFAULT", True),
