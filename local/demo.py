@@ -122,6 +122,10 @@ class Demo:
             "connection gone (410) and prunes it",
             self.prune,
         )
+        await self.step(
+            "carol refreshes her token, then a backend revokes her: the server closes her socket",
+            self.revoke_carol,
+        )
         await self.step("bob closes cleanly: $disconnect removes his connection", self.bob_leaves)
         for ws in self.clients.values():
             await ws.close()
@@ -203,6 +207,24 @@ class Demo:
         rows = self.connection_rows("alice")
         check(len(rows) == 1, f"alice still has {len(rows)} rows")
         return f"push result: delivered 1, stale 1; alice has {len(rows)} connection row left"
+
+    async def revoke_carol(self) -> str:
+        ws = self.clients["carol"]
+        fresh = tokens.mint(self.stack, "carol", ttl_seconds=7200)
+        await ws.send(json.dumps({"action": "refresh", "token": fresh}))
+        ack = await self.receive(ws)
+        check(ack.get("type") == "ack", f"refresh answered {ack}")
+        result = await self.push({"disconnect": {"userId": "carol"}})
+        check(result.get("closed") == 1, f"disconnect answered {result}")
+        try:
+            await asyncio.wait_for(ws.recv(), WAIT_S)
+        except websockets.ConnectionClosed as exc:
+            self.clients.pop("carol")
+            code = exc.rcvd.code if exc.rcvd else None
+            check(code == 1000, f"closed with {code}")
+            expires = ack["data"]["expiresAt"]
+            return f"refresh ack (expiresAt {expires}); disconnect: {json.dumps(result)}"
+        raise StepFailed("carol's socket stayed open")
 
     async def bob_leaves(self) -> str:
         await self.clients.pop("bob").close()
