@@ -210,3 +210,79 @@ run "accepts_connection_ttl_of_two_hours_and_a_minute" {
     error_message = "the smallest allowed TTL reaches connect"
   }
 }
+
+run "client_push_lambda_policy_is_wired" {
+  command = plan
+
+  variables {
+    enable_client_push = true
+    client_push = {
+      policy              = "lambda"
+      policy_function_arn = "arn:aws:lambda:eu-west-1:111122223333:function:may-message"
+      rate_limit          = 10
+    }
+  }
+
+  assert {
+    condition = (aws_lambda_function.this["push"].environment[0].variables.CLIENT_PUSH_POLICY == "lambda"
+      && aws_lambda_function.this["push"].environment[0].variables.CLIENT_PUSH_POLICY_FUNCTION == "arn:aws:lambda:eu-west-1:111122223333:function:may-message"
+      && aws_lambda_function.this["push"].environment[0].variables.CLIENT_PUSH_RATE_LIMIT == "10"
+      && aws_lambda_function.this["push"].environment[0].variables.CLIENT_MAX_RECIPIENTS == "10"
+      && aws_lambda_function.this["push"].environment[0].variables.CLIENT_HISTORY_MAX_TTL_SECONDS == "86400"
+    && aws_lambda_function.this["push"].environment[0].variables.RATE_LIMIT_TABLE == "ws-notify-rate-limits")
+    error_message = "push knows its client-push policy, limits and rate limit table"
+  }
+
+  assert {
+    condition = contains(jsondecode(module.iam.policy_documents["push"]).Statement, {
+      Sid      = "AskClientPushPolicy", Effect = "Allow", Action = ["lambda:InvokeFunction"],
+      Resource = ["arn:aws:lambda:eu-west-1:111122223333:function:may-message"]
+    })
+    error_message = "push may invoke the policy function, and only it"
+  }
+
+  assert {
+    condition     = !contains(keys(aws_lambda_function.this["authorizer"].environment[0].variables), "CLIENT_PUSH_CLAIM")
+    error_message = "no claim is passed through with the lambda policy"
+  }
+}
+
+run "client_push_claim_policy_reaches_the_authorizer" {
+  command = plan
+
+  variables {
+    enable_client_push = true
+    client_push        = { policy = "claim", claim = "may_message" }
+  }
+
+  assert {
+    condition     = aws_lambda_function.this["authorizer"].environment[0].variables.CLIENT_PUSH_CLAIM == "may_message"
+    error_message = "the authorizer copies the claim into its context"
+  }
+
+  assert {
+    condition     = !contains([for s in jsondecode(module.iam.policy_documents["push"]).Statement : s.Sid], "AskClientPushPolicy")
+    error_message = "no lambda:InvokeFunction without the lambda policy"
+  }
+}
+
+run "rejects_lambda_policy_without_a_function" {
+  command = plan
+
+  variables {
+    enable_client_push = true
+    client_push        = { policy = "lambda" }
+  }
+
+  expect_failures = [var.client_push]
+}
+
+run "rejects_too_many_client_recipients" {
+  command = plan
+
+  variables {
+    client_push = { max_recipients = 101 }
+  }
+
+  expect_failures = [var.client_push]
+}
