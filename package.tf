@@ -1,6 +1,7 @@
-# Packaging. One zip of functions/ serves all five functions; the authorizer's third-party
-# dependencies (PyJWT, cryptography) go into a Lambda layer that pip builds at apply time, so no
-# vendored code is ever committed. Everything is written under build/ (git-ignored).
+# Packaging. One zip of functions/ serves all seven functions; the third-party dependencies of
+# the authorizer and refresh (PyJWT, cryptography) go into a Lambda layer that pip builds at
+# apply time, so no vendored code is ever committed. Everything is written under build/
+# (git-ignored).
 
 locals {
   build_dir = "${path.root}/build/${var.name_prefix}"

@@ -123,7 +123,7 @@ variable "authorizer_layer_arns" {
   type        = list(string)
   description = <<-EOT
     Escape hatch for air-gapped machines: Lambda layer ARN(s) that provide PyJWT and cryptography for the
-    authorizer (built for the configured architecture and runtime). When set, the module does not run pip.
+    authorizer and refresh functions (built for the configured architecture and runtime). When set, the module does not run pip.
   EOT
   default     = []
 
