@@ -11,9 +11,10 @@ locals {
   ]) : null
 
   # users and me serve the HTTP API (http.tf); me needs a user identity, so authentication.
+  # With authentication, refresh and sweeper keep connections within their token's lifetime.
   function_names = toset(concat(
     ["connect", "disconnect", "push", "poll"],
-    local.auth_enabled ? ["authorizer"] : [],
+    local.auth_enabled ? ["authorizer", "refresh", "sweeper"] : [],
     var.create_http_api ? ["users"] : [],
     var.create_http_api && local.auth_enabled ? ["me"] : [],
   ))
@@ -42,7 +43,7 @@ locals {
       HISTORY_MAX_TTL_SECONDS = tostring(var.history_max_ttl_seconds)
       SEND_CONCURRENCY        = tostring(var.push_send_concurrency)
       BROADCAST_SCAN_SEGMENTS = tostring(var.broadcast_scan_segments)
-    })
+    }, local.client_push_settings)
     poll = merge(local.tables, local.log_level, {
       CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint
       SEND_CONCURRENCY     = tostring(var.push_send_concurrency)
@@ -55,16 +56,29 @@ locals {
     me = merge(local.log_level, {
       NOTIFICATIONS_TABLE = module.tables.notifications_table_name
     })
-    authorizer = merge(local.log_level, {
-      AUTH_MODE            = var.auth.mode
-      JWT_SECRET_PARAMETER = local.uses_ssm_secret ? local.jwt_secret_parameter_name : null
-      JWKS_URL             = var.auth.mode == "jwks" ? var.auth.jwks_url : null
-      JWT_ISSUER           = var.auth.issuer
-      JWT_AUDIENCE         = var.auth.audience
-      JWT_ALGORITHMS       = var.auth.algorithms == null ? null : join(",", var.auth.algorithms)
-      JWT_LEEWAY_SECONDS   = tostring(var.auth.leeway_seconds)
-      SECRET_CACHE_SECONDS = tostring(var.auth.cache_seconds)
+    authorizer = merge(local.log_level, local.token_verification, local.client_push_claim)
+    refresh = merge(local.tables, local.log_level, local.token_verification, {
+      CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint
+      SEND_CONCURRENCY     = tostring(var.push_send_concurrency)
     })
+    sweeper = merge(local.tables, local.log_level, {
+      CONNECTIONS_ENDPOINT     = module.websocket_api.management_endpoint
+      CONNECTIONS_EXPIRY_INDEX = module.tables.connections_expiry_index_name
+      SEND_CONCURRENCY         = tostring(var.push_send_concurrency)
+    })
+  }
+
+  # What the authorizer (at $connect) and refresh (later) verify tokens with.
+  token_verification = {
+    AUTH_MODE            = var.auth.mode
+    JWT_SECRET_PARAMETER = local.uses_ssm_secret ? local.jwt_secret_parameter_name : null
+    JWKS_URL             = var.auth.mode == "jwks" ? var.auth.jwks_url : null
+    JWT_ISSUER           = var.auth.issuer
+    JWT_AUDIENCE         = var.auth.audience
+    JWT_TOKEN_USE        = var.auth.token_use
+    JWT_ALGORITHMS       = var.auth.algorithms == null ? null : join(",", var.auth.algorithms)
+    JWT_LEEWAY_SECONDS   = tostring(var.auth.leeway_seconds)
+    SECRET_CACHE_SECONDS = tostring(var.auth.cache_seconds)
   }
 
   memory_size = { for f in local.function_names : f => f == "push" ? var.push_memory_size : var.lambda_memory_size }
@@ -83,6 +97,7 @@ module "tables" {
   connections_point_in_time_recovery   = var.connections_point_in_time_recovery
   notifications_point_in_time_recovery = var.notifications_point_in_time_recovery
   deletion_protection                  = var.deletion_protection
+  create_rate_limits_table             = var.enable_client_push
   tags                                 = var.tags
 }
 
@@ -91,25 +106,30 @@ module "iam" {
 
   # The ARN inputs are required strings; with create = false the tables and API do not exist,
   # their outputs are null, and the module creates nothing that would read the placeholder.
-  create                     = var.create
-  name_prefix                = var.name_prefix
-  create_authorizer_role     = local.auth_enabled
-  http_api_functions         = [for f in ["users", "me"] : f if contains(local.function_names, f)]
-  grant_connection_lookup    = !local.auth_enabled
-  region                     = data.aws_region.current.name
-  connections_table_arn      = coalesce(module.tables.connections_table_arn, "-")
-  connections_user_index_arn = coalesce(module.tables.connections_user_index_arn, "-")
-  notifications_table_arn    = coalesce(module.tables.notifications_table_arn, "-")
-  table_kms_key_arn          = var.table_kms_key_arn
-  api_execution_arn          = coalesce(module.websocket_api.execution_arn, "-")
-  stage_name                 = var.stage_name
-  enable_broadcast           = var.enable_broadcast
-  jwt_secret_parameter_arn   = local.jwt_secret_parameter_arn
-  jwt_secret_kms_key_arn     = var.auth.jwt_secret_kms_key_arn
-  log_group_arns             = { for f, group in aws_cloudwatch_log_group.function : f => group.arn }
-  tracing_enabled            = var.tracing_enabled
-  permissions_boundary_arn   = var.permissions_boundary_arn
-  tags                       = var.tags
+  create                          = var.create
+  name_prefix                     = var.name_prefix
+  create_authorizer_role          = local.auth_enabled
+  http_api_functions              = [for f in ["users", "me"] : f if contains(local.function_names, f)]
+  grant_connection_lookup         = !local.auth_enabled
+  region                          = data.aws_region.current.name
+  connections_table_arn           = coalesce(module.tables.connections_table_arn, "-")
+  connections_user_index_arn      = coalesce(module.tables.connections_user_index_arn, "-")
+  connections_expiry_index_arn    = coalesce(module.tables.connections_expiry_index_arn, "-")
+  rate_limits_table_arn           = module.tables.rate_limits_table_arn
+  client_push_policy_function_arn = local.client_push_policy_function_arn
+  async_failure_queue_arn         = local.async_failure_queue_arn
+  async_failure_queue_kms_key_arn = var.push_async_failure_queue_kms_key_arn
+  notifications_table_arn         = coalesce(module.tables.notifications_table_arn, "-")
+  table_kms_key_arn               = var.table_kms_key_arn
+  api_execution_arn               = coalesce(module.websocket_api.execution_arn, "-")
+  stage_name                      = var.stage_name
+  enable_broadcast                = var.enable_broadcast
+  jwt_secret_parameter_arn        = local.jwt_secret_parameter_arn
+  jwt_secret_kms_key_arn          = var.auth.jwt_secret_kms_key_arn
+  log_group_arns                  = { for f, group in aws_cloudwatch_log_group.function : f => group.arn }
+  tracing_enabled                 = var.tracing_enabled
+  permissions_boundary_arn        = var.permissions_boundary_arn
+  tags                            = var.tags
 }
 
 # Region-wide, so only on request (README: "Stage logging and the Region's API Gateway role").
@@ -147,6 +167,8 @@ module "websocket_api" {
   enable_authorizer          = local.auth_enabled
   authorizer_identity_source = var.auth.identity_source
   create_push_route          = var.enable_client_push
+  create_refresh_route       = local.auth_enabled
+  route_throttling           = var.route_throttling
   auto_deploy                = var.websocket_auto_deploy
   throttling_burst_limit     = var.throttling_burst_limit
   throttling_rate_limit      = var.throttling_rate_limit
@@ -173,7 +195,6 @@ resource "aws_cloudwatch_log_group" "function" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:Every function is invoked synchronously (API Gateway, RequestResponse invokes); a dead-letter queue only applies to asynchronous invocations.
   #checkov:skip=CKV_AWS_117:The functions call only public AWS endpoints (DynamoDB, execute-api, SSM); a VPC would add NAT or endpoint cost at idle without reducing exposure.
   #checkov:skip=CKV_AWS_272:The zip is built from this repository by Terraform at plan time; code signing needs a Signer profile and a signing pipeline the consumer does not have here.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is opt-in per function (reserved_concurrency); reserving by default would carve capacity out of the account's shared pool.
@@ -190,7 +211,7 @@ resource "aws_lambda_function" "this" {
   source_code_hash = data.archive_file.functions_hash[0].output_base64sha256
   memory_size      = local.memory_size[each.key]
   timeout          = local.timeout[each.key]
-  layers           = each.key == "authorizer" ? local.authorizer_layers : null
+  layers           = contains(["authorizer", "refresh"], each.key) ? local.authorizer_layers : null
   kms_key_arn      = var.lambda_kms_key_arn
 
   reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, -1)
@@ -201,6 +222,17 @@ resource "aws_lambda_function" "this" {
 
   tracing_config {
     mode = var.tracing_enabled ? "Active" : "PassThrough"
+  }
+
+  # push may be invoked asynchronously by backends (InvocationType Event): an event that still
+  # fails after Lambda's retries goes to an encrypted SQS queue instead of being dropped. The
+  # other functions are only ever invoked synchronously (API Gateway, RequestResponse) or, for the
+  # sweeper, by a schedule whose next run does the same work, so a queue would stay empty.
+  dynamic "dead_letter_config" {
+    for_each = each.key == "push" ? [aws_sqs_queue.push_async_failures[0].arn] : []
+    content {
+      target_arn = dead_letter_config.value
+    }
   }
 
   tags = var.tags

@@ -1,6 +1,7 @@
-# Packaging. One zip of functions/ serves all five functions; the authorizer's third-party
-# dependencies (PyJWT, cryptography) go into a Lambda layer that pip builds at apply time, so no
-# vendored code is ever committed. Everything is written under build/ (git-ignored).
+# Packaging. One zip of functions/ serves all seven functions; the third-party dependencies of
+# the authorizer and refresh (PyJWT, cryptography) go into a Lambda layer that pip builds at
+# apply time, so no vendored code is ever committed. Everything is written under build/
+# (git-ignored).
 
 locals {
   build_dir = "${path.root}/build/${var.name_prefix}"
@@ -61,7 +62,9 @@ data "archive_file" "functions" {
 }
 
 # The authorizer's layer: pip installs manylinux wheels for the Lambda CPU, and the same step
-# zips them (sorted entries, fixed times and modes). Everything it depends on is pinned and known
+# zips them (sorted entries, fixed times and modes). --require-hashes: pip installs only files
+# whose sha256 functions/requirements.txt lists, for the whole dependency set, so a compromised
+# index or mirror cannot change what runs in the authorizer. Everything it depends on is pinned and known
 # at plan time, so the build reruns exactly when an input changes, never because build/ is
 # missing (fresh clone, CI runner): the layer version is replaced with it (replace_triggered_by).
 locals {
@@ -87,7 +90,7 @@ resource "terraform_data" "authorizer_layer" {
       "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-compile \
         --only-binary=:all: --implementation cp --python-version "$PY_VERSION" \
         --platform "manylinux2014_$ARCH" --platform "manylinux_2_28_$ARCH" \
-        --target "$LAYER_DIR/python" --requirement "$REQUIREMENTS"
+        --require-hashes --target "$LAYER_DIR/python" --requirement "$REQUIREMENTS"
       "$PYTHON" - "$LAYER_DIR" "$LAYER_ZIP" <<'PY'
       import os, sys, zipfile
       root, out = sys.argv[1], sys.argv[2]

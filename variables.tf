@@ -37,19 +37,26 @@ variable "auth" {
     jwks_url                  = optional(string)
     issuer                    = optional(string)
     audience                  = optional(string)
+    token_use                 = optional(string)
     algorithms                = optional(list(string))
     leeway_seconds            = optional(number, 30)
     cache_seconds             = optional(number, 300)
     identity_source           = optional(string, "either")
+    # Item 5 of docs/security.md: "disabled" lets anyone claim any user id.
+    insecure_allow_any_user_id = optional(bool, false)
   })
   description = <<-EOT
     JWT authentication at $connect.
     - mode: "hs256" (default; shared secret in an SSM SecureString parameter), "jwks" (RS256/ES256 via a JWKS URL
-      such as Auth0 or Cognito) or "disabled" (anyone may connect and must then say who they are: for demos only).
+      such as Auth0 or Cognito) or "disabled" (anyone may connect and claim to be any user: for demos only, never in
+      production; it also requires insecure_allow_any_user_id = true, or the plan fails).
     - jwt_secret_parameter_name: SSM parameter NAME holding the HS256 secret (default "/<name_prefix>/jwt-secret").
       The module never reads or creates it; create it as a SecureString. Until it exists, every connect gets 401.
     - jwt_secret_kms_key_arn: customer-managed KMS key of that parameter, if it is not the aws/ssm key.
     - jwks_url (https), issuer (iss), audience (aud), algorithms (allow-list; "none" is refused),
+      token_use (Cognito: "access" or "id"; the token's token_use claim must equal it when set).
+      In jwks mode issuer and audience are required: a shared key set (Google, Entra "common", one Auth0
+      tenant for several apps) also signs tokens issued to other applications.
       leeway_seconds (clock skew, 0-600), cache_seconds (secret/JWKS cache, 0-86400).
     - identity_source: "query" (?token=), "header" (Sec-WebSocket-Protocol) or "either" (API Gateway calls the
       authorizer without pre-checks and the function looks in both places).
@@ -64,6 +71,21 @@ variable "auth" {
   validation {
     condition     = var.auth.mode != "jwks" || can(regex("^https://[^\\s]+$", coalesce(var.auth.jwks_url, "-")))
     error_message = "auth.jwks_url must be an https:// URL when auth.mode is jwks."
+  }
+
+  validation {
+    condition     = var.auth.mode != "disabled" || var.auth.insecure_allow_any_user_id
+    error_message = "auth.mode = \"disabled\" lets anyone connect as any user and read their history: set auth.insecure_allow_any_user_id = true to confirm (never in production)."
+  }
+
+  validation {
+    condition     = var.auth.mode != "jwks" || (try(length(var.auth.issuer), 0) > 0 && try(length(var.auth.audience), 0) > 0)
+    error_message = "auth.issuer and auth.audience are required when auth.mode is jwks: without them the authorizer would accept tokens the identity provider issued to other applications."
+  }
+
+  validation {
+    condition     = var.auth.token_use == null || contains(["access", "id"], coalesce(var.auth.token_use, "-"))
+    error_message = "auth.token_use must be access or id (Cognito's token_use claim)."
   }
 
   validation {
@@ -101,7 +123,7 @@ variable "authorizer_layer_arns" {
   type        = list(string)
   description = <<-EOT
     Escape hatch for air-gapped machines: Lambda layer ARN(s) that provide PyJWT and cryptography for the
-    authorizer (built for the configured architecture and runtime). When set, the module does not run pip.
+    authorizer and refresh functions (built for the configured architecture and runtime). When set, the module does not run pip.
   EOT
   default     = []
 
@@ -163,12 +185,14 @@ variable "history_max_ttl_seconds" {
 
 variable "connection_ttl_seconds" {
   type        = number
-  description = "Lifetime of a connection row (CONNECTION_TTL_SECONDS): API Gateway closes connections after 2 hours; the default adds 5 minutes."
+  description = "Lifetime of a connection row (CONNECTION_TTL_SECONDS): API Gateway closes connections after 2 hours; the default adds 5 minutes. At least 7260 (2 hours plus a minute)."
   default     = 7500
 
   validation {
-    condition     = var.connection_ttl_seconds >= 60 && var.connection_ttl_seconds <= 86400 && var.connection_ttl_seconds == floor(var.connection_ttl_seconds)
-    error_message = "connection_ttl_seconds must be a whole number between 60 and 86400."
+    # A row must outlive its connection: broadcast reads only unexpired rows, so a shorter TTL
+    # would skip connections that API Gateway still keeps open (up to 2 hours).
+    condition     = var.connection_ttl_seconds >= 7260 && var.connection_ttl_seconds <= 86400 && var.connection_ttl_seconds == floor(var.connection_ttl_seconds)
+    error_message = "connection_ttl_seconds must be a whole number between 7260 (API Gateway's 2-hour connection limit plus a minute) and 86400."
   }
 }
 
@@ -527,5 +551,94 @@ variable "http_api" {
   validation {
     condition     = alltrue([for a in var.http_api.admin_principal_arns : can(regex("^arn:aws[a-zA-Z-]*:(iam|sts)::[0-9]{12}:", a))])
     error_message = "http_api.admin_principal_arns must be IAM user, role or assumed-role ARNs."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Security safeguards (docs/security.md)
+# ---------------------------------------------------------------------------------------------
+
+variable "token_expiry_sweep_schedule" {
+  type        = string
+  description = "EventBridge schedule of the sweeper that closes connections whose token has expired (with authentication on). A connection outlives its token by at most this period."
+  default     = "rate(1 minute)"
+
+  validation {
+    condition     = can(regex("^rate\\((1 minute|[2-9] minutes|1[0-5] minutes)\\)$", var.token_expiry_sweep_schedule))
+    error_message = "token_expiry_sweep_schedule must be rate(1 minute) up to rate(15 minutes)."
+  }
+}
+
+variable "client_push" {
+  type = object({
+    policy                  = optional(string, "anybody")
+    claim                   = optional(string, "notify_recipients")
+    policy_function_arn     = optional(string)
+    rate_limit              = optional(number, 30)
+    rate_window_seconds     = optional(number, 60)
+    max_recipients          = optional(number, 10)
+    history_max_ttl_seconds = optional(number, 86400)
+  })
+  description = <<-EOT
+    Safeguards of client push (enable_client_push).
+    - policy: who may message whom. "anybody"; "claim" (only the user ids listed in the sender's token claim `claim`,
+      a JSON array of strings or a space-separated string, passed on by the authorizer); or "lambda" (the function
+      policy_function_arn receives {"sender", "recipients", "messageBytes"} and answers {"allow": true|false};
+      the push role may invoke only it).
+    - rate_limit pushes per rate_window_seconds per sender (a fixed window counted in DynamoDB); more get RATE_LIMITED.
+    - max_recipients per client push (backends keep 100); history_max_ttl_seconds caps a client push's ttlSeconds.
+  EOT
+  default     = {}
+
+  validation {
+    condition     = contains(["anybody", "claim", "lambda"], var.client_push.policy)
+    error_message = "client_push.policy must be anybody, claim or lambda."
+  }
+
+  validation {
+    condition     = var.client_push.policy != "lambda" || can(regex("^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?$", coalesce(var.client_push.policy_function_arn, "-")))
+    error_message = "client_push.policy_function_arn must be a Lambda function ARN when client_push.policy is lambda."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_:./-]{1,128}$", var.client_push.claim))
+    error_message = "client_push.claim must be a claim name (1-128 letters, digits, '_', ':', '.', '/', '-')."
+  }
+
+  validation {
+    condition = (var.client_push.rate_limit >= 1 && var.client_push.rate_limit <= 100000 && var.client_push.rate_limit == floor(var.client_push.rate_limit)
+      && var.client_push.rate_window_seconds >= 1 && var.client_push.rate_window_seconds <= 86400 && var.client_push.rate_window_seconds == floor(var.client_push.rate_window_seconds)
+      && var.client_push.max_recipients >= 1 && var.client_push.max_recipients <= 100 && var.client_push.max_recipients == floor(var.client_push.max_recipients)
+    && var.client_push.history_max_ttl_seconds >= 60 && var.client_push.history_max_ttl_seconds <= 31536000 && var.client_push.history_max_ttl_seconds == floor(var.client_push.history_max_ttl_seconds))
+    error_message = "client_push: rate_limit 1-100000, rate_window_seconds 1-86400, max_recipients 1-100, history_max_ttl_seconds 60-31536000, all whole numbers."
+  }
+}
+
+variable "route_throttling" {
+  type = map(object({
+    burst_limit = number
+    rate_limit  = number
+  }))
+  description = "Throttling of single WebSocket routes, below the stage default (throttling_*), so one noisy route cannot use the whole stage's budget. Keys: push, poll, refresh."
+  default = {
+    push    = { burst_limit = 50, rate_limit = 25 }
+    poll    = { burst_limit = 100, rate_limit = 50 }
+    refresh = { burst_limit = 50, rate_limit = 25 }
+  }
+
+  validation {
+    condition     = alltrue([for k, v in var.route_throttling : contains(["push", "poll", "refresh"], k) && v.burst_limit >= 0 && v.rate_limit >= 0 && v.burst_limit == floor(v.burst_limit)])
+    error_message = "route_throttling keys must be push, poll or refresh, with limits >= 0 (burst_limit a whole number)."
+  }
+}
+
+variable "push_async_failure_queue_kms_key_arn" {
+  type        = string
+  description = "Customer-managed KMS key of the SQS queue that receives push's failed asynchronous invocations. Null: SQS-managed encryption."
+  default     = null
+
+  validation {
+    condition     = var.push_async_failure_queue_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", coalesce(var.push_async_failure_queue_kms_key_arn, "-")))
+    error_message = "push_async_failure_queue_kms_key_arn must be a KMS key ARN."
   }
 }

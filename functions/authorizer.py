@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnotify import auth, config, log
+from wsnotify import auth, client_push, config, log
+from wsnotify.errors import ConfigError
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -21,30 +22,48 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         inv.set(tokenSource=_source(event, token))
         if token is None:
             raise auth.Unauthorized("NoToken")
-        user = auth.verify(config.load(), token)
+        cfg = config.load()
+        identity = auth.verify(cfg, token)
     except auth.Unauthorized as exc:
+        # A bad token is the client's mistake: a warning with a reason code, no stack trace and
+        # never the token itself.
+        log.warning("token refused", reason=str(exc))
         inv.set(allowed=False, reason=str(exc))
         inv.emit()
         raise Exception("Unauthorized") from None  # the exact text API Gateway maps to 401
+    except ConfigError as exc:
+        # The deployment cannot authenticate anyone (fail closed); the message says what to fix.
+        log.error(f"authorizer misconfigured: {exc}")
+        inv.set(allowed=False, reason="ConfigError")
+        inv.emit()
+        raise Exception("Unauthorized") from None
     except Exception as exc:
-        # Misconfiguration or an unreachable key source: refuse (fail closed), log the cause.
+        # An unexpected failure of ours or of a key source: refuse, log the cause.
         log.exception("authorizer error")
         inv.set(allowed=False, reason=type(exc).__name__)
         inv.emit()
         raise Exception("Unauthorized") from None
-    inv.set(allowed=True, userId=user)
+    inv.set(allowed=True, userId=identity.user_id)
+    # Values must be strings, numbers or booleans (API Gateway); connect stores the expiry.
+    passed_on: dict[str, Any] = {"userId": identity.user_id, "tokenExpiresAt": identity.expires_at}
+    if cfg.client_push_claim:
+        recipients = client_push.recipients_for_context(identity.claims, cfg.client_push_claim)
+        if recipients is None:
+            inv.set(pushRecipients="absent, malformed or too large: may message nobody")
+        else:
+            passed_on[client_push.CONTEXT_KEY] = recipients
     inv.emit()
     if http:
-        return {"isAuthorized": True, "context": {"userId": user}}
+        return {"isAuthorized": True, "context": {"userId": identity.user_id}}
     return {
-        "principalId": user,
+        "principalId": identity.user_id,
         "policyDocument": {
             "Version": "2012-10-17",
             "Statement": [
                 {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
             ],
         },
-        "context": {"userId": user},
+        "context": passed_on,
     }
 
 

@@ -42,6 +42,8 @@ def _connect(event: dict[str, Any], inv: log.Invocation) -> dict[str, Any]:
         user,
         int(rc.get("connectedAt") or now_ms),
         now_ms // 1000 + cfg.connection_ttl_seconds,
+        # The sweeper closes the connection when the token expires, unless the client refreshes.
+        events.authorizer_token_expiry(event) if cfg.auth_mode != "disabled" else None,
     )
     if protocol is None:
         return {"statusCode": 200}

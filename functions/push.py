@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnotify import config, envelope, events, httpapi, log, notify, routes
+from wsnotify import client_push, config, envelope, events, httpapi, log, notify, revoke, routes
 from wsnotify.errors import (
     FORBIDDEN,
     INTERNAL_ERROR,
@@ -29,6 +29,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return _http(event, context)
     if events.is_websocket_message(event):
         return routes.handle("push", event, context, _client_push)
+    if isinstance(event, dict) and "disconnect" in event:
+        return revoke.handle_request(event, context)
     return _backend(event, context, "invoke")
 
 
@@ -91,6 +93,7 @@ def _client_push(
     inv.set(userId=user)
     # The sender is the authenticated user; a `sender` field in the frame is refused as unknown.
     request = push_request(body, cfg, from_client=True)
+    client_push.authorize(cfg, event, user, request)  # policy and per-user rate limit
     endpoint = events.endpoint(cfg, event)
     assert endpoint is not None  # routes.handle checked it
     counts: dict[str, Any] = {}

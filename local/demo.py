@@ -132,6 +132,10 @@ class Demo:
             "/v1/notifications); alice's app reads her history with GET /v1/me/notifications",
             self.http_publish,
         )
+        await self.step(
+            "carol refreshes her token, then a backend revokes her: the server closes her socket",
+            self.revoke_carol,
+        )
         await self.step("bob closes cleanly: $disconnect removes his connection", self.bob_leaves)
         for ws in self.clients.values():
             await ws.close()
@@ -234,6 +238,24 @@ class Demo:
             f"POST {url}/v1/notifications -> 200, delivered 1; "
             f"GET /v1/me/notifications -> {len(ids)} item(s)"
         )
+
+    async def revoke_carol(self) -> str:
+        ws = self.clients["carol"]
+        fresh = tokens.mint(self.stack, "carol", ttl_seconds=7200)
+        await ws.send(json.dumps({"action": "refresh", "token": fresh}))
+        ack = await self.receive(ws)
+        check(ack.get("type") == "ack", f"refresh answered {ack}")
+        result = await self.push({"disconnect": {"userId": "carol"}})
+        check(result.get("closed") == 1, f"disconnect answered {result}")
+        try:
+            await asyncio.wait_for(ws.recv(), WAIT_S)
+        except websockets.ConnectionClosed as exc:
+            self.clients.pop("carol")
+            code = exc.rcvd.code if exc.rcvd else None
+            check(code == 1000, f"closed with {code}")
+            expires = ack["data"]["expiresAt"]
+            return f"refresh ack (expiresAt {expires}); disconnect: {json.dumps(result)}"
+        raise StepFailed("carol's socket stayed open")
 
     async def bob_leaves(self) -> str:
         await self.clients.pop("bob").close()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from local import controlplane, http_controlplane, procs, sigv4
+from local import controlplane, http_controlplane, procs, rules, sigv4
 from local.connections_api import ConnectionsApi
 from local.httpapi import HttpApiGateway
 from local.lambda_api import LambdaApi
@@ -115,6 +115,7 @@ class Runtime:
         self.gateway: WebSocketGateway | None = None
         self.http_apis: list[http_controlplane.HttpApi] = []
         self.http_gateways: list[HttpApiGateway] = []
+        self.scheduler: rules.Scheduler | None = None
         self._runners: list[web.AppRunner] = []
         self.layer_notes: dict[str, str] = {}
 
@@ -209,6 +210,11 @@ class Runtime:
             await web.TCPSite(runner, host, port, backlog=4096).start()
             self._runners.append(runner)
         await asyncio.gather(*(pool.prewarm() for pool in self.pools.values()))
+        scheduled = await loop.run_in_executor(
+            None, rules.read_rules, self.aws_endpoint, self.region, rules.interval_override()
+        )
+        self.scheduler = rules.Scheduler(scheduled, self.pools, self.region, self.api.account_id)
+        self.scheduler.start()
         return Endpoints(
             websocket_url=f"ws://{host}:{ws_port}/{stage}",
             connections_url=connections_url,
@@ -234,6 +240,9 @@ class Runtime:
         return {access_key: (FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], caller)}
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+            self.scheduler = None
         if self.gateway is not None:
             await self.gateway.close()
         await self.tasks.drain()  # the $disconnects of the connections just closed

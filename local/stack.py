@@ -179,6 +179,10 @@ class Stack:
                 "layers": dict(runtime.layer_notes),
                 "substituted_env": ["AWS_ENDPOINT_URL", "CONNECTIONS_ENDPOINT"],
             },
+            "scheduled_rules": {
+                r.name: {"period_s": r.period_s, "targets": [t.function_name for t in r.targets]}
+                for r in (runtime.scheduler.rules if runtime.scheduler else [])
+            },
             "terraform_outputs": outputs,
             "logs_dir": str(self.options.state_dir / "logs"),
             "pid": os.getpid(),

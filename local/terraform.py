@@ -27,6 +27,7 @@ SERVICES = (
     "cloudwatch",
     "cloudwatchlogs",
     "dynamodb",
+    "events",
     "iam",
     "kms",
     "lambda",
@@ -102,6 +103,10 @@ def prepare(example: Path, workdir: Path, endpoint: str) -> None:
             aliases.append(alias.group(1) if alias else None)
         (workdir / source.name).write_text(text)
     for extra in example.iterdir():  # templates and other files the example reads
+        # Not the lock file: it holds the registry's hashes, which the offline stand-in of
+        # hashicorp/archive cannot match; the working directory writes its own.
+        if extra.name == ".terraform.lock.hcl":
+            continue
         if extra.is_file() and extra.suffix not in (".tf", ".tfstate", ".backup"):
             shutil.copy2(extra, workdir / extra.name)
     (workdir / "local_override.tf").write_text(override_text(endpoint, aliases or [None]))

@@ -42,6 +42,18 @@ override_resource {
 }
 
 override_resource {
+  target          = module.tables.aws_dynamodb_table.rate_limits[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-rate-limits", name = "ws-notify-rate-limits" }
+}
+
+override_resource {
+  target          = aws_sqs_queue.push_async_failures[0]
+  override_during = plan
+  values          = { arn = "arn:aws:sqs:eu-west-1:111122223333:ws-notify-push-async-failures" }
+}
+
+override_resource {
   target          = aws_cloudwatch_log_group.function
   override_during = plan
   values          = { arn = "arn:aws:logs:eu-west-1:111122223333:log-group:fn" }
@@ -51,8 +63,8 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer"])
-    error_message = "five functions with authentication on by default"
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer", "refresh", "sweeper"])
+    error_message = "seven functions with authentication on by default"
   }
 
   assert {
@@ -301,7 +313,7 @@ run "auth_disabled_builds_nothing" {
   command = plan
 
   variables {
-    auth = { mode = "disabled" }
+    auth = { mode = "disabled", insecure_allow_any_user_id = true }
   }
 
   assert {
@@ -416,7 +428,9 @@ run "jwks_http_api_needs_issuer_and_audience" {
     }
   }
 
-  expect_failures = [aws_apigatewayv2_authorizer.http]
+  # jwks mode requires both (the variable's validation), so the HTTP API's JWT authorizer never
+  # trusts a foreign token either.
+  expect_failures = [var.auth]
 }
 
 run "http_api_without_auth_has_no_me_routes" {
@@ -424,7 +438,7 @@ run "http_api_without_auth_has_no_me_routes" {
 
   variables {
     create_http_api = true
-    auth            = { mode = "disabled" }
+    auth            = { mode = "disabled", insecure_allow_any_user_id = true }
     http_api        = { access_log_enabled = false }
   }
 
@@ -571,10 +585,10 @@ run "rejects_zero_throttling_and_concurrency" {
   command = plan
 
   variables {
-    throttling_burst_limit  = 0
-    throttling_rate_limit   = 0
-    reserved_concurrency    = { push = 0 }
-    http_api                = { default_throttling = { burst_limit = 0, rate_limit = 0 } }
+    throttling_burst_limit = 0
+    throttling_rate_limit  = 0
+    reserved_concurrency   = { push = 0 }
+    http_api               = { default_throttling = { burst_limit = 0, rate_limit = 0 } }
   }
 
   expect_failures = [var.throttling_burst_limit, var.throttling_rate_limit, var.reserved_concurrency, var.http_api]

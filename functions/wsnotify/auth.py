@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from wsnotify import clients
@@ -115,18 +116,86 @@ def _hs256_secret(config: Config) -> str:
     return str(cache.get(f"ssm:{name}", config.secret_cache_seconds, load))
 
 
-def _jwks_client(config: Config) -> Any:
+class JwksKeys:
+    """Signing keys cached per (JWKS URL, `kid`), never by `kid` alone: two identity providers
+    (or two tenants) may publish the same `kid`. Every key of a fetch expires with that fetch, so
+    a key the provider has removed stops being accepted once the cache expires (PyJWKClient's
+    `cache_keys=True` would keep it for the life of the process)."""
+
+    # An unknown `kid` refetches the set (key rotation), at most this often per URL: a stream of
+    # tokens with made-up `kid`s cannot turn the authorizer into a JWKS request amplifier.
+    MIN_REFETCH_SECONDS = 10.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._fetched: dict[str, float] = {}
+
+    def key(self, url: str, kid: str, ttl: float, fetch: Any) -> Any:
+        with self._lock:
+            now = time.monotonic()
+            hit = self._keys.get((url, kid))
+            if hit is not None and hit[0] > now:
+                return hit[1]
+            last = self._fetched.get(url)
+            if hit is None and last is not None and now - last < min(ttl, self.MIN_REFETCH_SECONDS):
+                raise Unauthorized("UnknownKeyId")
+            keys: dict[str, Any] = fetch(url)
+            expires = now + ttl
+            self._keys = {k: v for k, v in self._keys.items() if k[0] != url}
+            for key_id, value in keys.items():
+                self._keys[(url, key_id)] = (expires, value)
+            self._fetched[url] = now
+            if kid not in keys:
+                raise Unauthorized("UnknownKeyId")
+            return keys[kid]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
+            self._fetched.clear()
+
+
+jwks_keys = JwksKeys()
+
+
+def _fetch_jwks(url: str) -> dict[str, Any]:
+    """The signing keys of a JWKS document, by `kid` (keys without one cannot be selected)."""
     import jwt
 
-    url = config.require("jwks_url")
-    return cache.get(
-        f"jwks:{url}",
-        # The client object caches the key set itself with the same lifespan.
-        86_400 * 365,
-        lambda: jwt.PyJWKClient(
-            url, cache_keys=True, lifespan=max(config.secret_cache_seconds, 1), timeout=5
-        ),
+    client = jwt.PyJWKClient(url, cache_jwk_set=False, cache_keys=False, timeout=5)
+    return {
+        k.key_id: k.key
+        for k in client.get_jwk_set().keys
+        if k.key_id and k.public_key_use in (None, "sig")
+    }
+
+
+def _jwks_key(config: Config, token: str) -> Any:
+    import jwt
+
+    kid = jwt.get_unverified_header(token).get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise Unauthorized("NoKeyId")
+    return jwks_keys.key(
+        config.require("jwks_url"), kid, max(config.secret_cache_seconds, 0), _fetch_jwks
     )
+
+
+def check(config: Config) -> None:
+    """Settings the authorizer refuses to run without. In jwks mode the key set is typically
+    shared (Google, Entra `common`, an Auth0 tenant serving several apps, Cognito ID vs access
+    tokens): without `iss` and `aud` a token minted for another application would pass."""
+    if config.auth_mode not in ("hs256", "jwks"):
+        raise ConfigError("the authorizer runs only with AUTH_MODE hs256 or jwks")
+    if config.auth_mode == "jwks":
+        config.require("jwks_url")
+        if not config.jwt_issuer or not config.jwt_audience:
+            raise ConfigError(
+                "AUTH_MODE=jwks requires JWT_ISSUER and JWT_AUDIENCE: without them tokens "
+                "issued to other applications by the same identity provider are accepted"
+            )
+    algorithms(config)
 
 
 def algorithms(config: Config) -> list[str]:
@@ -140,18 +209,31 @@ def algorithms(config: Config) -> list[str]:
     return algs
 
 
-def verify(config: Config, token: str) -> str:
-    """Verify a token and return its `sub`. Raises Unauthorized (or ConfigError)."""
+@dataclass(frozen=True)
+class Identity:
+    """A verified token: the user, the expiry (epoch seconds) and every claim."""
+
+    user_id: str
+    expires_at: int
+    claims: dict[str, Any]
+
+
+def verify(config: Config, token: str) -> Identity:
+    """Verify a token and return who it names. Raises Unauthorized (or ConfigError)."""
     import jwt
 
-    if config.auth_mode not in ("hs256", "jwks"):
-        raise ConfigError("the authorizer runs only with AUTH_MODE hs256 or jwks")
+    check(config)
     algs = algorithms(config)
+    required = ["exp", "sub"]
+    if config.jwt_issuer:
+        required.append("iss")
+    if config.jwt_audience:
+        required.append("aud")
     try:
         if config.auth_mode == "hs256":
             key: Any = _hs256_secret(config)
         else:
-            key = _jwks_client(config).get_signing_key_from_jwt(token).key
+            key = _jwks_key(config, token)
         claims = jwt.decode(
             token,
             key,
@@ -160,14 +242,23 @@ def verify(config: Config, token: str) -> str:
             audience=config.jwt_audience or None,
             leeway=config.jwt_leeway_seconds,
             options={
-                "require": ["exp", "sub"],
+                "require": required,
                 "verify_aud": bool(config.jwt_audience),
                 "verify_iss": bool(config.jwt_issuer),
             },
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized(type(exc).__name__) from None
+    except (ValueError, TypeError, OverflowError, KeyError, AttributeError):
+        # Claims PyJWT cannot even compare (an `exp` of 1e400, a header that is not an object):
+        # a malformed token is the client's mistake, not a server error.
+        raise Unauthorized("MalformedToken") from None
+    if config.jwt_token_use and claims.get("token_use") != config.jwt_token_use:
+        raise Unauthorized("WrongTokenUse")
     sub = claims.get("sub")
     if not isinstance(sub, str) or not 1 <= len(sub) <= MAX_USER_ID_LENGTH:
         raise Unauthorized("InvalidSubject")
-    return sub
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int | float):
+        raise Unauthorized("MalformedToken")
+    return Identity(sub, int(exp), claims)

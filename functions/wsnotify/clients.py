@@ -49,6 +49,17 @@ def ssm() -> Any:
     return cached(("ssm", "", 0), lambda: session().client("ssm"))
 
 
+def lambda_() -> Any:
+    """Lambda client: push asks a consumer's client-push policy function (CLIENT_PUSH_POLICY)."""
+    return cached(
+        ("lambda", "", 0),
+        lambda: session().client(
+            "lambda",
+            config=BotoConfig(connect_timeout=3, read_timeout=10, retries={"mode": "standard"}),
+        ),
+    )
+
+
 def management(endpoint: str, pool_size: int) -> Any:
     """@connections client. botocore retries are off: delivery retries throttling itself, so the
     policy is ours, bounded and testable; short timeouts keep one dead socket from stalling."""

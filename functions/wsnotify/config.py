@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from wsnotify.errors import ConfigError
 
 AUTH_MODES = ("disabled", "hs256", "jwks")
+CLIENT_PUSH_POLICIES = ("anybody", "claim", "lambda")
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -42,6 +43,7 @@ def _str(name: str, default: str = "") -> str:
 class Config:
     connections_table: str
     connections_user_index: str
+    connections_expiry_index: str
     notifications_table: str
     connections_endpoint: str
     auth_mode: str
@@ -49,6 +51,7 @@ class Config:
     jwks_url: str
     jwt_issuer: str
     jwt_audience: str
+    jwt_token_use: str
     jwt_algorithms: tuple[str, ...]
     jwt_leeway_seconds: int
     secret_cache_seconds: int
@@ -60,6 +63,14 @@ class Config:
     history_max_ttl_seconds: int
     send_concurrency: int
     broadcast_scan_segments: int
+    client_push_policy: str = "anybody"
+    client_push_claim: str = ""
+    client_push_policy_function: str = ""
+    rate_limit_table: str = ""
+    client_push_rate_limit: int = 30
+    client_push_rate_window: int = 60
+    client_max_recipients: int = 10
+    client_history_max_ttl_seconds: int = 86_400
     # IAM principals (user/role ARNs) that may ask the HTTP API for connection ids.
     admin_principal_arns: tuple[str, ...] = ()
 
@@ -81,9 +92,13 @@ def load() -> Config:
         a.strip() for a in _str("JWT_ALGORITHMS", default_algs).split(",") if a.strip()
     )
     max_ttl = _int("HISTORY_MAX_TTL_SECONDS", 2_592_000, 60, 31_536_000)
+    policy = _str("CLIENT_PUSH_POLICY", "anybody").lower()
+    if policy not in CLIENT_PUSH_POLICIES:
+        raise ConfigError(f"CLIENT_PUSH_POLICY must be one of {', '.join(CLIENT_PUSH_POLICIES)}")
     return Config(
         connections_table=_str("CONNECTIONS_TABLE"),
         connections_user_index=_str("CONNECTIONS_USER_INDEX", "userId-index"),
+        connections_expiry_index=_str("CONNECTIONS_EXPIRY_INDEX", "tokenExpiresAt-index"),
         notifications_table=_str("NOTIFICATIONS_TABLE"),
         connections_endpoint=_str("CONNECTIONS_ENDPOINT").rstrip("/"),
         auth_mode=auth_mode,
@@ -91,10 +106,13 @@ def load() -> Config:
         jwks_url=_str("JWKS_URL"),
         jwt_issuer=_str("JWT_ISSUER"),
         jwt_audience=_str("JWT_AUDIENCE"),
+        jwt_token_use=_str("JWT_TOKEN_USE"),
         jwt_algorithms=algorithms,
         jwt_leeway_seconds=_int("JWT_LEEWAY_SECONDS", 30, 0, 600),
         secret_cache_seconds=_int("SECRET_CACHE_SECONDS", 300, 0, 86_400),
-        connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 7500, 60, 86_400),
+        # At least API Gateway's 2-hour connection limit plus a minute: broadcast skips expired
+        # rows, so a shorter TTL would hide connections that are still open.
+        connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 7500, 7260, 86_400),
         allow_client_push=_bool("ALLOW_CLIENT_PUSH", False),
         allow_broadcast=_bool("ALLOW_BROADCAST", False),
         persist_default=_bool("PERSIST_DEFAULT", True),
@@ -102,6 +120,16 @@ def load() -> Config:
         history_max_ttl_seconds=max_ttl,
         send_concurrency=_int("SEND_CONCURRENCY", 32, 1, 512),
         broadcast_scan_segments=_int("BROADCAST_SCAN_SEGMENTS", 4, 1, 64),
+        client_push_policy=policy,
+        client_push_claim=_str("CLIENT_PUSH_CLAIM"),
+        client_push_policy_function=_str("CLIENT_PUSH_POLICY_FUNCTION"),
+        rate_limit_table=_str("RATE_LIMIT_TABLE"),
+        client_push_rate_limit=_int("CLIENT_PUSH_RATE_LIMIT", 30, 1, 100_000),
+        client_push_rate_window=_int("CLIENT_PUSH_RATE_WINDOW", 60, 1, 86_400),
+        client_max_recipients=_int("CLIENT_MAX_RECIPIENTS", 10, 1, 100),
+        client_history_max_ttl_seconds=_int(
+            "CLIENT_HISTORY_MAX_TTL_SECONDS", 86_400, 60, 31_536_000
+        ),
         admin_principal_arns=tuple(
             a.strip() for a in _str("ADMIN_PRINCIPAL_ARNS").split(",") if a.strip()
         ),

@@ -19,7 +19,10 @@ def now_ms() -> int:
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # allow_nan=False: never send (or store) what other JSON parsers cannot read.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
 
 
 def notification(notification_id: str, created_at: int, data: Any, sender: str) -> dict[str, Any]:

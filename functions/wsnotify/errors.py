@@ -10,6 +10,12 @@ UNKNOWN_ACTION = "UNKNOWN_ACTION"
 INTERNAL_ERROR = "INTERNAL_ERROR"
 # HTTP API only (docs/openapi.yaml).
 UNAUTHORIZED = "UNAUTHORIZED"
+# refresh: the new token was refused, or names another user than the connection's.
+INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (an error code, not a secret)
+# refresh: the connection's token expired before the refresh arrived (reconnect instead).
+TOKEN_EXPIRED = "TOKEN_EXPIRED"  # noqa: S105 (an error code, not a secret)
+# push from a client: the sender's per-user budget of client pushes is spent for now.
+RATE_LIMITED = "RATE_LIMITED"
 
 
 class RequestError(Exception):

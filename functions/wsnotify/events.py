@@ -44,6 +44,20 @@ def authorizer_user(event: Any) -> str | None:
     return user if isinstance(user, str) and user else None
 
 
+def authorizer_token_expiry(event: Any) -> int | None:
+    """The token expiry (epoch seconds) the authorizer passed in its context. API Gateway may
+    hand context numbers on as strings, so both are read."""
+    auth = request_context(event).get("authorizer")
+    value = auth.get("tokenExpiresAt") if isinstance(auth, dict) else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
 def caller_user(config: Config, event: Any) -> str | None:
     """The user behind a WebSocket MESSAGE event: the authorizer's userId, captured at connect.
 

@@ -44,3 +44,13 @@ def exception(message: str) -> None:
     """Log the stack trace of the current exception. Callers pass a fixed message: never a body
     or token (exception text of our own code never contains either)."""
     logger.exception(message)
+
+
+def warning(message: str, **fields: Any) -> None:
+    """A client mistake worth seeing (a refused token): fixed text plus reason codes only."""
+    logger.warning("%s %s", message, json.dumps(fields, default=str, sort_keys=True))
+
+
+def error(message: str) -> None:
+    """A deployment problem with a message that says what to fix; no stack trace."""
+    logger.error(message)

@@ -41,7 +41,9 @@ def push(
         # One PutItem per user, in parallel; throttling is retried by botocore (standard mode)
         # and any failure propagates, so nothing is sent that history does not hold.
         table_name = config.require("notifications_table")
-        content = json.dumps(request.message, separators=(",", ":"), ensure_ascii=False)
+        content = json.dumps(
+            request.message, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
         expires_at = int(time.time()) + request.ttl_seconds
         delivery.map_concurrently(
             lambda user: store.put_notification(
@@ -92,8 +94,9 @@ def _targets(config: Config, table: str, request: PushRequest) -> list[str]:
         )
     else:
         index = config.connections_user_index
+        now_s = int(time.time())
         parts = delivery.map_concurrently(
-            lambda user: store.user_connections(table, index, user),
+            lambda user: store.user_connections(table, index, user, now_s),
             list(request.user_ids),
             config.send_concurrency,
         )

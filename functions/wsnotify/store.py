@@ -2,24 +2,87 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
 from wsnotify import clients
 
+# Connections whose token expires are found through the expiry index (partition sweepShard,
+# sort tokenExpiresAt), spread over this many partitions so no one index partition is hot.
+EXPIRY_SHARDS = 4
+# Items whose token is unexpired, or that carry no token expiry (authentication disabled).
+_UNEXPIRED_CREDENTIALS = "(attribute_not_exists(tokenExpiresAt) OR tokenExpiresAt > :now)"
+
+
+def expiry_shard(connection_id: str) -> str:
+    return str(zlib.crc32(connection_id.encode()) % EXPIRY_SHARDS)
+
 
 def put_connection(
-    table: str, connection_id: str, user_id: str, connected_at_ms: int, expires_at: int
+    table: str,
+    connection_id: str,
+    user_id: str,
+    connected_at_ms: int,
+    expires_at: int,
+    token_expires_at: int | None = None,
 ) -> None:
-    clients.dynamodb().put_item(
-        TableName=table,
-        Item={
-            "connectionId": {"S": connection_id},
-            "userId": {"S": user_id},
-            "connectedAt": {"N": str(connected_at_ms)},
-            "expiresAt": {"N": str(expires_at)},
-        },
-    )
+    item = {
+        "connectionId": {"S": connection_id},
+        "userId": {"S": user_id},
+        "connectedAt": {"N": str(connected_at_ms)},
+        "expiresAt": {"N": str(expires_at)},
+    }
+    if token_expires_at is not None:
+        item["tokenExpiresAt"] = {"N": str(token_expires_at)}
+        item["sweepShard"] = {"S": expiry_shard(connection_id)}
+    clients.dynamodb().put_item(TableName=table, Item=item)
+
+
+def extend_token_expiry(
+    table: str, connection_id: str, user_id: str, token_expires_at: int, now_s: int
+) -> bool:
+    """Move a live connection's token expiry (refresh). False when the row is gone, belongs to
+    another user or its token has already expired: nothing is written then."""
+    try:
+        clients.dynamodb().update_item(
+            TableName=table,
+            Key={"connectionId": {"S": connection_id}},
+            UpdateExpression="SET tokenExpiresAt = :exp, sweepShard = :shard",
+            # Only before the current token expires: an expired connection is being closed.
+            ConditionExpression=(
+                "attribute_exists(connectionId) AND userId = :u AND "
+                "(attribute_not_exists(tokenExpiresAt) OR tokenExpiresAt > :now)"
+            ),
+            ExpressionAttributeValues={
+                ":exp": {"N": str(token_expires_at)},
+                ":shard": {"S": expiry_shard(connection_id)},
+                ":u": {"S": user_id},
+                ":now": {"N": str(now_s)},
+            },
+        )
+    except clients.dynamodb().exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def expired_connections(table: str, index: str, shard: str, now_s: int) -> list[str]:
+    """Connection ids of one shard of the expiry index whose token expired at or before now."""
+    ids: list[str] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": "sweepShard = :s AND tokenExpiresAt <= :now",
+        "ExpressionAttributeValues": {":s": {"S": shard}, ":now": {"N": str(now_s)}},
+        "ProjectionExpression": "connectionId",
+    }
+    while True:
+        page = clients.dynamodb().query(**kwargs)
+        ids.extend(item["connectionId"]["S"] for item in page.get("Items", []))
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return ids
+        kwargs["ExclusiveStartKey"] = last
 
 
 def delete_connection(table: str, connection_id: str) -> None:
@@ -41,8 +104,10 @@ def connection_user(table: str, connection_id: str) -> str | None:
     return item["userId"]["S"] if item and "userId" in item else None
 
 
-def user_connections(table: str, index: str, user_id: str) -> list[str]:
-    """Every connection id of a user: GSI Query, all pages."""
+def user_connections(table: str, index: str, user_id: str, now_s: int | None = None) -> list[str]:
+    """The connection ids of a user: GSI Query, all pages. With `now_s`, only connections whose
+    token has not expired (the index projects tokenExpiresAt): a push never reaches a socket
+    that outlived its token, even before the sweeper closes it."""
     ids: list[str] = []
     kwargs: dict[str, Any] = {
         "TableName": table,
@@ -51,6 +116,9 @@ def user_connections(table: str, index: str, user_id: str) -> list[str]:
         "ExpressionAttributeValues": {":u": {"S": user_id}},
         "ProjectionExpression": "connectionId",
     }
+    if now_s is not None:
+        kwargs["FilterExpression"] = _UNEXPIRED_CREDENTIALS
+        kwargs["ExpressionAttributeValues"][":now"] = {"N": str(now_s)}
     while True:
         page = clients.dynamodb().query(**kwargs)
         ids.extend(item["connectionId"]["S"] for item in page.get("Items", []))
@@ -68,7 +136,9 @@ def scan_segment(table: str, segment: int, total: int, now_s: int) -> list[str]:
         "Segment": segment,
         "TotalSegments": total,
         "ProjectionExpression": "connectionId",
-        "FilterExpression": "attribute_not_exists(expiresAt) OR expiresAt > :now",
+        "FilterExpression": (
+            f"(attribute_not_exists(expiresAt) OR expiresAt > :now) AND {_UNEXPIRED_CREDENTIALS}"
+        ),
         "ExpressionAttributeValues": {":now": {"N": str(now_s)}},
     }
     while True:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,10 @@ POLL_DEFAULT_LIMIT = 20
 POLL_MAX_LIMIT = 100
 _PUSH_FIELDS = frozenset({"userId", "userIds", "broadcast", "message", "persist", "ttlSeconds"})
 _POLL_FIELDS = frozenset({"after", "limit"})
+# The largest integer every JSON consumer reads exactly (JavaScript's Number.MAX_SAFE_INTEGER).
+MAX_SAFE_INTEGER = 2**53 - 1
+MAX_JSON_DEPTH = 64
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _invalid(message: str) -> RequestError:
@@ -37,12 +43,52 @@ def parse_json_object(body: Any, is_base64: bool = False) -> dict[str, Any]:
         except (binascii.Error, UnicodeDecodeError):
             raise _invalid("the request body is not valid base64 UTF-8") from None
     try:
-        value = json.loads(body)
+        value = json.loads(body, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, RecursionError):
         raise _invalid("the request body is not valid JSON") from None
+    except ValueError as exc:
+        raise _invalid(str(exc)) from None
     if not isinstance(value, dict):
         raise _invalid("the request must be a JSON object")
+    portable_json(value, "the request")
     return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def portable_json(value: Any, where: str = "message") -> None:
+    """Refuse what other JSON consumers cannot read back: NaN and infinities (Python's json
+    reads and writes them, nobody else does), lone UTF-16 surrogates (not encodable as UTF-8),
+    integers beyond 2^53-1 (JavaScript rounds them) and nesting deeper than 64.
+
+    Direct invokes arrive already parsed by the Lambda runtime, which accepts NaN, so every
+    entry point checks the parsed value, not only the text."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise _invalid(f"{where} is nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise _invalid(f"{where} holds a lone UTF-16 surrogate (not valid Unicode)")
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if abs(item) > MAX_SAFE_INTEGER:
+                raise _invalid(f"{where} holds an integer beyond +-(2^53-1); send it as a string")
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise _invalid(f"{where} holds NaN or Infinity, which JSON does not have")
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                stack.append((key, depth + 1))
+                stack.append((child, depth + 1))
+        elif isinstance(item, list | tuple):
+            stack.extend((child, depth + 1) for child in item)
+        else:
+            raise _invalid(f"{where} holds a value that is not JSON")
 
 
 def user_id(value: Any, name: str = "userId") -> str:
@@ -71,6 +117,7 @@ class PushRequest:
 def push_request(request: dict[str, Any], config: Config, from_client: bool) -> PushRequest:
     """Validate a push request (the `action` key of a WebSocket frame is removed by the caller)."""
     _check_fields(request, _PUSH_FIELDS)
+    portable_json(request, "the request")
     targets = [k for k in ("userId", "userIds", "broadcast") if k in request]
     if len(targets) != 1:
         raise _invalid("exactly one of userId, userIds, broadcast")
@@ -83,8 +130,10 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         user_ids = (user_id(request["userId"]),)
     elif "userIds" in request:
         raw = request["userIds"]
-        if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_USER_IDS:
-            raise _invalid(f"userIds must be a list of 1..{MAX_USER_IDS} user ids")
+        cap = min(MAX_USER_IDS, config.client_max_recipients) if from_client else MAX_USER_IDS
+        if not isinstance(raw, list) or not 1 <= len(raw) <= cap:
+            who = " in a client push" if from_client else ""
+            raise _invalid(f"userIds must be a list of 1..{cap} user ids{who}")
         user_ids = tuple(user_id(u, "userIds[]") for u in raw)
         if len(set(user_ids)) != len(user_ids):
             raise _invalid("userIds must be unique")
@@ -105,13 +154,17 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
     elif persist and broadcast:
         raise _invalid("broadcasts are not persisted: omit persist or set it to false")
 
+    # A client's notification lands in other users' history: a shorter cap than backends get.
+    max_ttl = config.history_max_ttl_seconds
+    if from_client:
+        max_ttl = min(max_ttl, config.client_history_max_ttl_seconds)
     ttl = request.get("ttlSeconds")
     if ttl is None:
-        ttl = config.history_ttl_seconds
+        ttl = min(config.history_ttl_seconds, max_ttl)
     elif isinstance(ttl, bool) or not isinstance(ttl, int):
         raise _invalid("ttlSeconds must be an integer")
-    elif not 1 <= ttl <= config.history_max_ttl_seconds:
-        raise _invalid(f"ttlSeconds must be 1..{config.history_max_ttl_seconds}")
+    elif not 1 <= ttl <= max_ttl:
+        raise _invalid(f"ttlSeconds must be 1..{max_ttl}")
     return PushRequest(user_ids, broadcast, request["message"], persist, ttl)
 
 

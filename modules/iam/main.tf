@@ -7,9 +7,11 @@ data "aws_service_principal" "lambda" {
 }
 
 locals {
+  # refresh (verifies a new token) and sweeper (closes connections whose token expired) exist
+  # only with authentication, like the authorizer.
   functions = toset(concat(
     ["connect", "disconnect", "push", "poll"],
-    var.create_authorizer_role ? ["authorizer"] : [],
+    var.create_authorizer_role ? ["authorizer", "refresh", "sweeper"] : [],
     var.http_api_functions,
   ))
   roles = var.create ? local.functions : toset([])
@@ -22,6 +24,33 @@ locals {
     Action   = ["execute-api:ManageConnections"]
     Resource = [local.manage_connections_arn]
   }
+
+  # DeleteConnection: revocation (push) and the token-expiry sweeper.
+  close_connections = {
+    Sid      = "CloseConnections"
+    Effect   = "Allow"
+    Action   = ["execute-api:ManageConnections"]
+    Resource = ["${var.api_execution_arn}/${var.stage_name}/DELETE/@connections/*"]
+  }
+
+  # The JWT secret, for the functions that verify tokens (authorizer at $connect, refresh).
+  read_jwt_secret = concat(
+    var.jwt_secret_parameter_arn == null ? [] : [{
+      Sid      = "ReadJwtSecret"
+      Effect   = "Allow"
+      Action   = ["ssm:GetParameter"]
+      Resource = [var.jwt_secret_parameter_arn]
+    }],
+    var.jwt_secret_parameter_arn == null || var.jwt_secret_kms_key_arn == null ? [] : [{
+      Sid      = "DecryptJwtSecret"
+      Effect   = "Allow"
+      Action   = ["kms:Decrypt"]
+      Resource = [var.jwt_secret_kms_key_arn]
+      Condition = {
+        StringEquals = { "kms:ViaService" = "ssm.${var.region}.${data.aws_partition.current.dns_suffix}" }
+      }
+    }],
+  )
 
   # DynamoDB calls the key on the caller's behalf; ViaService keeps the grant unusable elsewhere.
   table_key = var.table_kms_key_arn == null ? [] : [{
@@ -84,8 +113,65 @@ locals {
         Action   = ["dynamodb:Scan"]
         Resource = [var.connections_table_arn]
       }] : [],
-      [local.manage_connections],
+      var.rate_limits_table_arn == null ? [] : [{
+        Sid      = "CountClientPushes"
+        Effect   = "Allow"
+        Action   = ["dynamodb:UpdateItem"]
+        Resource = [var.rate_limits_table_arn]
+      }],
+      var.client_push_policy_function_arn == null ? [] : [{
+        Sid      = "AskClientPushPolicy"
+        Effect   = "Allow"
+        Action   = ["lambda:InvokeFunction"]
+        Resource = [var.client_push_policy_function_arn]
+      }],
+      var.async_failure_queue_arn == null ? [] : [{
+        Sid      = "SendFailedAsyncInvocations"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [var.async_failure_queue_arn]
+      }],
+      var.async_failure_queue_arn == null || var.async_failure_queue_kms_key_arn == null ? [] : [{
+        Sid      = "EncryptFailedAsyncInvocations"
+        Effect   = "Allow"
+        Action   = ["kms:GenerateDataKey", "kms:Decrypt"]
+        Resource = [var.async_failure_queue_kms_key_arn]
+      }],
+      [local.manage_connections, local.close_connections],
       local.connection_lookup,
+      local.table_key,
+    )
+
+    refresh = concat(
+      [
+        {
+          Sid      = "ExtendTokenExpiry"
+          Effect   = "Allow"
+          Action   = ["dynamodb:UpdateItem"]
+          Resource = [var.connections_table_arn]
+        },
+        local.manage_connections,
+      ],
+      local.read_jwt_secret,
+      local.table_key,
+    )
+
+    sweeper = concat(
+      [
+        {
+          Sid      = "FindExpiredConnections"
+          Effect   = "Allow"
+          Action   = ["dynamodb:Query"]
+          Resource = [var.connections_expiry_index_arn]
+        },
+        {
+          Sid      = "ForgetClosedConnections"
+          Effect   = "Allow"
+          Action   = ["dynamodb:DeleteItem"]
+          Resource = [var.connections_table_arn]
+        },
+        local.close_connections,
+      ],
       local.table_key,
     )
 
@@ -135,23 +221,7 @@ locals {
       Resource = [var.notifications_table_arn]
     }], local.table_key)
 
-    authorizer = concat(
-      var.jwt_secret_parameter_arn == null ? [] : [{
-        Sid      = "ReadJwtSecret"
-        Effect   = "Allow"
-        Action   = ["ssm:GetParameter"]
-        Resource = [var.jwt_secret_parameter_arn]
-      }],
-      var.jwt_secret_parameter_arn == null || var.jwt_secret_kms_key_arn == null ? [] : [{
-        Sid      = "DecryptJwtSecret"
-        Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
-        Resource = [var.jwt_secret_kms_key_arn]
-        Condition = {
-          StringEquals = { "kms:ViaService" = "ssm.${var.region}.${data.aws_partition.current.dns_suffix}" }
-        }
-      }],
-    )
+    authorizer = local.read_jwt_secret
   }
 
   assume_role_policy = {

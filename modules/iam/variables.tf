@@ -16,7 +16,7 @@ variable "name_prefix" {
 
 variable "create_authorizer_role" {
   type        = bool
-  description = "Create the authorizer's role (true when authentication is enabled)."
+  description = "Create the roles of the functions that exist only with authentication: authorizer, refresh and sweeper."
   default     = true
 }
 
@@ -33,6 +33,36 @@ variable "connections_table_arn" {
 variable "connections_user_index_arn" {
   type        = string
   description = "ARN of the connections table's userId GSI (push queries it)."
+}
+
+variable "connections_expiry_index_arn" {
+  type        = string
+  description = "ARN of the connections table's token-expiry GSI (the sweeper queries it)."
+  default     = "-"
+}
+
+variable "rate_limits_table_arn" {
+  type        = string
+  description = "ARN of the client-push rate limit table; push may UpdateItem it. Null when client push is off."
+  default     = null
+}
+
+variable "client_push_policy_function_arn" {
+  type        = string
+  description = "ARN of the consumer's Lambda function that allows or denies client pushes; push may invoke only it. Null unless that policy is chosen."
+  default     = null
+}
+
+variable "async_failure_queue_arn" {
+  type        = string
+  description = "ARN of the SQS queue receiving push's failed asynchronous invocations (on-failure destination); push may SendMessage to it."
+  default     = null
+}
+
+variable "async_failure_queue_kms_key_arn" {
+  type        = string
+  description = "Customer-managed KMS key of that queue, if any: push may use it to encrypt messages."
+  default     = null
 }
 
 variable "notifications_table_arn" {

@@ -1,7 +1,8 @@
 locals {
   provisioned = var.billing_mode == "PROVISIONED"
   # Fixed by docs/architecture.md (CONNECTIONS_USER_INDEX default): not an input.
-  user_index_name = "userId-index"
+  user_index_name   = "userId-index"
+  expiry_index_name = "tokenExpiresAt-index"
 }
 
 # Live WebSocket connections. Rows are written at $connect and removed at $disconnect; because
@@ -28,10 +29,33 @@ resource "aws_dynamodb_table" "connections" {
     type = "S"
   }
 
-  # Fan-out reads only the connection ids of one user, so the index projects keys only.
+  attribute {
+    name = "sweepShard"
+    type = "S"
+  }
+
+  attribute {
+    name = "tokenExpiresAt"
+    type = "N"
+  }
+
+  # Fan-out reads the connection ids of one user and the token expiry, so that it never
+  # delivers to a connection whose token has expired.
   global_secondary_index {
-    name            = local.user_index_name
-    hash_key        = "userId"
+    name               = local.user_index_name
+    hash_key           = "userId"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["tokenExpiresAt"]
+    read_capacity      = local.provisioned ? var.provisioned_capacity.index_read : null
+    write_capacity     = local.provisioned ? var.provisioned_capacity.index_write : null
+  }
+
+  # The sweeper finds connections whose token expired with a Query per shard
+  # (tokenExpiresAt <= now), never a Scan. Sparse: rows without a token expiry are not in it.
+  global_secondary_index {
+    name            = local.expiry_index_name
+    hash_key        = "sweepShard"
+    range_key       = "tokenExpiresAt"
     projection_type = "KEYS_ONLY"
     read_capacity   = local.provisioned ? var.provisioned_capacity.index_read : null
     write_capacity  = local.provisioned ? var.provisioned_capacity.index_write : null
@@ -101,6 +125,42 @@ resource "aws_dynamodb_table" "notifications" {
 
   point_in_time_recovery {
     enabled = var.notifications_point_in_time_recovery
+  }
+
+  tags = var.tags
+}
+
+# Per-user rate limit windows of client pushes: one counter item per user and window, removed by
+# TTL shortly after its window ends. Only created when client push is enabled.
+resource "aws_dynamodb_table" "rate_limits" {
+  #checkov:skip=CKV_AWS_28:Counters live one window (a minute) and are worthless after it; there is nothing to recover.
+  #checkov:skip=CKV_AWS_119:A customer-managed key is optional (kms_key_arn); by default the table is encrypted at rest with the AWS-owned key, which costs nothing at idle.
+  count = var.create && var.create_rate_limits_table ? 1 : 0
+
+  name                        = "${var.name_prefix}-rate-limits"
+  billing_mode                = var.billing_mode
+  read_capacity               = local.provisioned ? var.provisioned_capacity.connections_read : null
+  write_capacity              = local.provisioned ? var.provisioned_capacity.connections_write : null
+  hash_key                    = "bucket"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "bucket"
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = "expiresAt"
+    enabled        = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  point_in_time_recovery {
+    enabled = false
   }
 
   tags = var.tags

@@ -27,3 +27,23 @@ output "notifications_table_arn" {
   description = "ARN of the notifications table, for IAM policies."
   value       = try(aws_dynamodb_table.notifications[0].arn, null)
 }
+
+output "connections_expiry_index_name" {
+  description = "Name of the connections table's GSI keyed by sweepShard and tokenExpiresAt (the CONNECTIONS_EXPIRY_INDEX environment variable)."
+  value       = var.create ? local.expiry_index_name : null
+}
+
+output "connections_expiry_index_arn" {
+  description = "ARN of the token-expiry GSI, for the sweeper's Query permission."
+  value       = try("${aws_dynamodb_table.connections[0].arn}/index/${local.expiry_index_name}", null)
+}
+
+output "rate_limits_table_name" {
+  description = "Name of the rate limit table (the RATE_LIMIT_TABLE environment variable), or null when not created."
+  value       = try(aws_dynamodb_table.rate_limits[0].name, null)
+}
+
+output "rate_limits_table_arn" {
+  description = "ARN of the rate limit table, for IAM policies."
+  value       = try(aws_dynamodb_table.rate_limits[0].arn, null)
+}

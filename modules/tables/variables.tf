@@ -72,3 +72,9 @@ variable "tags" {
   description = "Tags applied to both tables."
   default     = {}
 }
+
+variable "create_rate_limits_table" {
+  type        = bool
+  description = "Create `<name_prefix>-rate-limits` (partition key `bucket`, TTL on `expiresAt`): the per-user rate limit windows of client pushes."
+  default     = false
+}

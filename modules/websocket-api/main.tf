@@ -1,21 +1,28 @@
 locals {
-  # Route key => function name. `push` reaches the push function only when client push is
-  # enabled; otherwise the route stays and is answered by the same MOCK reply as $default (see
-  # aws_apigatewayv2_route.push). Removing the route instead is not reversible in one apply: the
-  # create-before-destroy deployment snapshots the routes before the removed one is destroyed,
-  # so the old route would stay live without its Lambda permission (500 on every push frame).
+  # Switchable routes (route key => switched on). Each stays in the API when switched off and is
+  # then answered by the same MOCK reply as $default (aws_apigatewayv2_route.optional). Removing
+  # a route instead is not reversible in one apply: the create-before-destroy deployment
+  # snapshots the routes before the removed one is destroyed, so the old route would stay live
+  # without its Lambda permission (500 on every frame).
+  optional_routes = {
+    "push"    = var.create_push_route
+    "refresh" = var.create_refresh_route
+  }
+  # Route key => function name, for every route that reaches a Lambda function.
   lambda_routes = merge(
     {
       "$connect"    = "connect"
       "$disconnect" = "disconnect"
       "poll"        = "poll"
     },
-    var.create_push_route ? { "push" = "push" } : {},
+    { for k, on in local.optional_routes : k => k if on },
   )
   routes       = var.create ? local.lambda_routes : {}
   integrations = var.create ? toset(values(local.lambda_routes)) : toset([])
-  # Routes with a Lambda target other than push (push is its own resource, always present).
-  function_routes = { for k, f in local.routes : k => f if k != "push" }
+  # Always-present routes with a Lambda target (the switchable ones are their own resource).
+  function_routes = { for k, f in local.routes : k => f if !contains(keys(local.optional_routes), k) }
+  # Per-route throttling, only for routes that exist (a setting for a missing route fails).
+  route_throttling = { for k, v in var.route_throttling : k => v if var.create && (contains(keys(local.routes), k) || contains(keys(local.optional_routes), k)) }
 
   logging_enabled = var.create && (var.enable_access_logs || var.logging_level != "OFF")
 
@@ -134,23 +141,24 @@ resource "aws_apigatewayv2_route_response" "default" {
   route_response_key = "$default"
 }
 
-# `push`: the push function when client push is enabled, else the $default MOCK reply. Updated in
-# place when the switch flips, so the next deployment (which depends on it) serves the new target.
-resource "aws_apigatewayv2_route" "push" {
+# `push` and `refresh`: their function when switched on, else the $default MOCK reply. Updated in
+# place when a switch flips, so the next deployment (which depends on it) serves the new target.
+resource "aws_apigatewayv2_route" "optional" {
   #checkov:skip=CKV_AWS_309:WebSocket APIs authorize once, at $connect; message routes cannot carry an authorizer and inherit the identity captured at connect.
-  count = var.create ? 1 : 0
+  for_each = var.create ? local.optional_routes : {}
 
   api_id                              = aws_apigatewayv2_api.this[0].id
-  route_key                           = "push"
-  target                              = var.create_push_route ? "integrations/${aws_apigatewayv2_integration.lambda["push"].id}" : "integrations/${aws_apigatewayv2_integration.default[0].id}"
-  route_response_selection_expression = var.create_push_route ? null : "$default"
+  route_key                           = each.key
+  authorization_type                  = "NONE"
+  target                              = each.value ? "integrations/${aws_apigatewayv2_integration.lambda[each.key].id}" : "integrations/${aws_apigatewayv2_integration.default[0].id}"
+  route_response_selection_expression = each.value ? null : "$default"
 }
 
-resource "aws_apigatewayv2_route_response" "push" {
-  count = var.create && !var.create_push_route ? 1 : 0
+resource "aws_apigatewayv2_route_response" "optional" {
+  for_each = { for k, on in(var.create ? local.optional_routes : {}) : k => on if !on }
 
   api_id             = aws_apigatewayv2_api.this[0].id
-  route_id           = aws_apigatewayv2_route.push[0].id
+  route_id           = aws_apigatewayv2_route.optional[each.key].id
   route_response_key = "$default"
 }
 
@@ -167,7 +175,7 @@ resource "aws_apigatewayv2_deployment" "this" {
   triggers = {
     redeployment = sha1(jsonencode({
       routes       = local.routes
-      push_target  = var.create_push_route ? "lambda" : "mock"
+      switched     = local.optional_routes
       integrations = { for f in local.integrations : f => var.functions[f].invoke_arn }
       authorizer = local.authorize ? {
         uri              = var.functions["authorizer"].invoke_arn
@@ -179,8 +187,8 @@ resource "aws_apigatewayv2_deployment" "this" {
 
   depends_on = [
     aws_apigatewayv2_route.lambda,
-    aws_apigatewayv2_route.push,
-    aws_apigatewayv2_route_response.push,
+    aws_apigatewayv2_route.optional,
+    aws_apigatewayv2_route_response.optional,
     aws_apigatewayv2_integration.lambda,
     aws_apigatewayv2_authorizer.this,
     aws_apigatewayv2_route.default,
@@ -239,6 +247,20 @@ resource "aws_apigatewayv2_stage" "this" {
     data_trace_enabled = false
   }
 
+  # One noisy route (client push, poll) cannot use the whole stage's budget. Both limits are
+  # always set: a route_settings block without them throttles the route to 0.
+  dynamic "route_settings" {
+    for_each = local.route_throttling
+    content {
+      route_key                = route_settings.key
+      throttling_burst_limit   = route_settings.value.burst_limit
+      throttling_rate_limit    = route_settings.value.rate_limit
+      detailed_metrics_enabled = var.detailed_metrics_enabled
+      logging_level            = var.logging_level
+      data_trace_enabled       = false
+    }
+  }
+
   dynamic "access_log_settings" {
     for_each = aws_cloudwatch_log_group.access
     content {
@@ -247,7 +269,9 @@ resource "aws_apigatewayv2_stage" "this" {
     }
   }
 
-  depends_on = [aws_cloudwatch_log_group.execution]
+  # Route settings name routes, which must exist first (with auto_deploy there is no deployment
+  # in between to order them).
+  depends_on = [aws_cloudwatch_log_group.execution, aws_apigatewayv2_route.lambda, aws_apigatewayv2_route.optional]
 
   lifecycle {
     # AWS refuses (half-way through the first apply) any stage logging until the account and
@@ -282,7 +306,7 @@ resource "aws_lambda_permission" "authorizer" {
 # v0.1 created the push route only when enabled, under the route map.
 moved {
   from = aws_apigatewayv2_route.lambda["push"]
-  to   = aws_apigatewayv2_route.push[0]
+  to   = aws_apigatewayv2_route.optional["push"]
 }
 
 data "aws_service_principal" "apigateway" {

@@ -40,7 +40,7 @@ output "authorizer_id" {
 
 output "route_ids" {
   description = "Route ID per route key."
-  value       = merge({ for k, r in aws_apigatewayv2_route.lambda : k => r.id }, { for r in concat(aws_apigatewayv2_route.default, aws_apigatewayv2_route.push) : r.route_key => r.id })
+  value       = merge({ for k, r in aws_apigatewayv2_route.lambda : k => r.id }, { for r in concat(aws_apigatewayv2_route.default, values(aws_apigatewayv2_route.optional)) : r.route_key => r.id })
 }
 
 output "access_log_group_name" {

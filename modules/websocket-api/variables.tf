@@ -73,6 +73,26 @@ variable "create_push_route" {
   default     = false
 }
 
+variable "create_refresh_route" {
+  type        = bool
+  description = "Create the `refresh` route (a client sends a new token to keep its connection past the old token's expiry); needs functions.refresh."
+  default     = false
+}
+
+variable "route_throttling" {
+  type = map(object({
+    burst_limit = number
+    rate_limit  = number
+  }))
+  description = "Throttling per route key (for example push and poll), below the stage default, so one route cannot use the whole stage's budget. Settings for routes that do not exist are ignored."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.route_throttling : v.burst_limit >= 0 && v.rate_limit >= 0 && v.burst_limit == floor(v.burst_limit)])
+    error_message = "route_throttling limits must be >= 0 (burst_limit a whole number)."
+  }
+}
+
 variable "auto_deploy" {
   type        = bool
   description = <<-EOT

@@ -98,7 +98,8 @@ def stack() -> Iterator[dict[str, Any]]:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, "LOCAL_CONNECTIONS_LATENCY_MS": "0"},
+        # Scheduled rules (the token-expiry sweeper) every 2 s instead of every minute.
+        env={**os.environ, "LOCAL_CONNECTIONS_LATENCY_MS": "0", "LOCAL_RULE_INTERVAL_S": "2"},
     )
     described: dict[str, Any] = {}
     try:

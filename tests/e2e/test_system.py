@@ -83,10 +83,15 @@ def test_stack_json_describes_the_deployment(stack: dict[str, Any]) -> None:
     assert stack["websocket_url"].startswith("ws://127.0.0.1:")
     assert stack["connections_url"].endswith("/" + stack["stage"])
     assert set(stack["functions"]) == {
-        *("authorizer", "connect", "disconnect", "poll", "push"),
+        *("authorizer", "connect", "disconnect", "poll", "push", "refresh", "sweeper"),
         *("users", "me"),  # the HTTP API's
     }
-    assert {"$connect", "$disconnect", "$default", "poll", "push"} <= set(stack["routes"])
+    assert {"$connect", "$disconnect", "$default", "poll", "push", "refresh"} <= set(
+        stack["routes"]
+    )
+    # moto stores EventBridge rules without firing them; the local stack fires this one.
+    (rule,) = stack["scheduled_rules"].values()
+    assert rule["targets"] == [stack["functions"]["sweeper"]] and rule["period_s"] == 2.0
     assert stack["token"]["algorithm"] == "HS256" and stack["token"]["mode"] == "hs256"
     assert (
         stack["token"]["ssm_parameter"] == stack["terraform_outputs"]["jwt_secret_parameter_name"]

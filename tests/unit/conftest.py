@@ -32,6 +32,7 @@ from wsnotify import auth, clients, delivery  # noqa: E402
 
 CONNECTIONS = "ws-connections"
 NOTIFICATIONS = "ws-notifications"
+RATE_LIMITS = "ws-rate-limits"
 SECRET_PARAM = "/ws/jwt-secret"
 SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t-0123456789"
 API_ID = "abc123"
@@ -85,10 +86,13 @@ class Transport:
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     for name in list(os.environ):
-        if name.startswith(("JWT_", "ALLOW_", "PERSIST_", "HISTORY_", "SEND_", "BROADCAST_")):
+        if name.startswith(
+            ("JWT_", "ALLOW_", "PERSIST_", "HISTORY_", "SEND_", "BROADCAST_", "CLIENT_")
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("CONNECTIONS_TABLE", CONNECTIONS)
     monkeypatch.setenv("NOTIFICATIONS_TABLE", NOTIFICATIONS)
+    monkeypatch.setenv("RATE_LIMIT_TABLE", RATE_LIMITS)
     monkeypatch.setenv("AUTH_MODE", "hs256")
     monkeypatch.setenv("JWT_SECRET_PARAMETER", SECRET_PARAM)
     monkeypatch.delenv("CONNECTIONS_ENDPOINT", raising=False)
@@ -104,6 +108,7 @@ def aws(env: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
         clients.reset()
         auth.cache.clear()
+        auth.jwks_keys.clear()
         ddb = clients.dynamodb()
         ddb.create_table(
             TableName=CONNECTIONS,
@@ -111,14 +116,28 @@ def aws(env: pytest.MonkeyPatch) -> Iterator[Any]:
             AttributeDefinitions=[
                 {"AttributeName": "connectionId", "AttributeType": "S"},
                 {"AttributeName": "userId", "AttributeType": "S"},
+                {"AttributeName": "sweepShard", "AttributeType": "S"},
+                {"AttributeName": "tokenExpiresAt", "AttributeType": "N"},
             ],
             KeySchema=[{"AttributeName": "connectionId", "KeyType": "HASH"}],
+            # As modules/tables creates them.
             GlobalSecondaryIndexes=[
                 {
                     "IndexName": "userId-index",
                     "KeySchema": [{"AttributeName": "userId", "KeyType": "HASH"}],
+                    "Projection": {
+                        "ProjectionType": "INCLUDE",
+                        "NonKeyAttributes": ["tokenExpiresAt"],
+                    },
+                },
+                {
+                    "IndexName": "tokenExpiresAt-index",
+                    "KeySchema": [
+                        {"AttributeName": "sweepShard", "KeyType": "HASH"},
+                        {"AttributeName": "tokenExpiresAt", "KeyType": "RANGE"},
+                    ],
                     "Projection": {"ProjectionType": "KEYS_ONLY"},
-                }
+                },
             ],
         )
         ddb.create_table(
@@ -133,10 +152,17 @@ def aws(env: pytest.MonkeyPatch) -> Iterator[Any]:
                 {"AttributeName": "notificationId", "KeyType": "RANGE"},
             ],
         )
+        ddb.create_table(
+            TableName=RATE_LIMITS,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "bucket", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "bucket", "KeyType": "HASH"}],
+        )
         clients.ssm().put_parameter(Name=SECRET_PARAM, Value=SECRET, Type="SecureString")
         yield ddb
         clients.reset()
         auth.cache.clear()
+        auth.jwks_keys.clear()
 
 
 @pytest.fixture

@@ -43,7 +43,8 @@ def deny(token: str | None = None, event: dict[str, Any] | None = None) -> None:
 
 
 def test_hs256_allows_and_builds_policy(aws: Any) -> None:
-    out = allow(hs_token())
+    exp = int(time.time()) + 300
+    out = allow(hs_token({"exp": exp}))
     assert out == {
         "principalId": "alice",
         "policyDocument": {
@@ -52,7 +53,7 @@ def test_hs256_allows_and_builds_policy(aws: Any) -> None:
                 {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": METHOD_ARN}
             ],
         },
-        "context": {"userId": "alice"},
+        "context": {"userId": "alice", "tokenExpiresAt": exp},
     }
 
 

@@ -28,11 +28,22 @@ def test_connect_stores_row_with_ttl(aws: Any) -> None:
 
 
 def test_connect_ttl_is_configurable(aws: Any, env: pytest.MonkeyPatch) -> None:
-    env.setenv("CONNECTION_TTL_SECONDS", "600")
+    env.setenv("CONNECTION_TTL_SECONDS", "9000")
     connect.handler(connect_event("c1", user="alice"), None)
     row = _row(aws, "c1")
     assert row is not None
-    assert int(row["expiresAt"]["N"]) <= int(time.time()) + 600
+    assert int(time.time()) + 8990 <= int(row["expiresAt"]["N"]) <= int(time.time()) + 9000
+
+
+@pytest.mark.parametrize("ttl", ["600", "7259"])
+def test_connect_refuses_a_ttl_below_the_connection_limit(
+    aws: Any, env: pytest.MonkeyPatch, ttl: str
+) -> None:
+    # Broadcast reads only unexpired rows: a row that expires before API Gateway closes the
+    # connection would hide a live connection.
+    env.setenv("CONNECTION_TTL_SECONDS", ttl)
+    assert connect.handler(connect_event("c1", user="alice"), None) == {"statusCode": 500}
+    assert _row(aws, "c1") is None
 
 
 def test_connect_ignores_query_user_when_auth_enabled(aws: Any) -> None:

@@ -30,14 +30,17 @@ variables {
     push       = "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/t-push"
     poll       = "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/t-poll"
     authorizer = "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/t-authorizer"
+    refresh    = "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/t-refresh"
+    sweeper    = "arn:aws:logs:eu-west-1:111122223333:log-group:/aws/lambda/t-sweeper"
   }
+  connections_expiry_index_arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/t-connections/index/tokenExpiresAt-index"
 }
 
 run "least_privilege_statements" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_iam_role.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer"])
+    condition     = toset(keys(aws_iam_role.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer", "refresh", "sweeper"])
     error_message = "one role per function expected"
   }
 
@@ -63,6 +66,7 @@ run "least_privilege_statements" {
       { Sid = "StoreNotification", Effect = "Allow", Action = ["dynamodb:PutItem"], Resource = [var.notifications_table_arn] },
       { Sid = "PruneStaleConnections", Effect = "Allow", Action = ["dynamodb:DeleteItem"], Resource = [var.connections_table_arn] },
       { Sid = "PostToConnections", Effect = "Allow", Action = ["execute-api:ManageConnections"], Resource = ["arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/POST/@connections/*"] },
+      { Sid = "CloseConnections", Effect = "Allow", Action = ["execute-api:ManageConnections"], Resource = ["arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/DELETE/@connections/*"] },
       { Sid = "WriteOwnLogs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = ["${var.log_group_arns.push}:*"] },
     ]
     error_message = "push statements differ from least privilege (no Scan without broadcast)"
@@ -83,6 +87,26 @@ run "least_privilege_statements" {
       { Sid = "WriteOwnLogs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = ["${var.log_group_arns.authorizer}:*"] },
     ]
     error_message = "authorizer may only read its one parameter (no kms without a key)"
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role_policy.this["refresh"].policy).Statement == [
+      { Sid = "ExtendTokenExpiry", Effect = "Allow", Action = ["dynamodb:UpdateItem"], Resource = [var.connections_table_arn] },
+      { Sid = "PostToConnections", Effect = "Allow", Action = ["execute-api:ManageConnections"], Resource = ["arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/POST/@connections/*"] },
+      { Sid = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = [var.jwt_secret_parameter_arn] },
+      { Sid = "WriteOwnLogs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = ["${var.log_group_arns.refresh}:*"] },
+    ]
+    error_message = "refresh may only move a connection's expiry, reply, and read the JWT secret"
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role_policy.this["sweeper"].policy).Statement == [
+      { Sid = "FindExpiredConnections", Effect = "Allow", Action = ["dynamodb:Query"], Resource = [var.connections_expiry_index_arn] },
+      { Sid = "ForgetClosedConnections", Effect = "Allow", Action = ["dynamodb:DeleteItem"], Resource = [var.connections_table_arn] },
+      { Sid = "CloseConnections", Effect = "Allow", Action = ["execute-api:ManageConnections"], Resource = ["arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/DELETE/@connections/*"] },
+      { Sid = "WriteOwnLogs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = ["${var.log_group_arns.sweeper}:*"] },
+    ]
+    error_message = "the sweeper may only Query the expiry index, delete rows and close connections (no Scan)"
   }
 
   assert {
@@ -248,4 +272,23 @@ run "rejects_bad_name_prefix" {
   }
 
   expect_failures = [var.name_prefix]
+}
+
+run "client_push_and_async_failure_grants" {
+  command = plan
+
+  variables {
+    rate_limits_table_arn           = "arn:aws:dynamodb:eu-west-1:111122223333:table/t-rate-limits"
+    client_push_policy_function_arn = "arn:aws:lambda:eu-west-1:111122223333:function:may-message"
+    async_failure_queue_arn         = "arn:aws:sqs:eu-west-1:111122223333:t-push-failures"
+  }
+
+  assert {
+    condition = [for st in jsondecode(aws_iam_role_policy.this["push"].policy).Statement : st if contains(["CountClientPushes", "AskClientPushPolicy", "SendFailedAsyncInvocations"], st.Sid)] == [
+      { Sid = "CountClientPushes", Effect = "Allow", Action = ["dynamodb:UpdateItem"], Resource = [var.rate_limits_table_arn] },
+      { Sid = "AskClientPushPolicy", Effect = "Allow", Action = ["lambda:InvokeFunction"], Resource = [var.client_push_policy_function_arn] },
+      { Sid = "SendFailedAsyncInvocations", Effect = "Allow", Action = ["sqs:SendMessage"], Resource = [var.async_failure_queue_arn] },
+    ]
+    error_message = "push gets exactly the rate limit table, the policy function and the failure queue"
+  }
 }

@@ -14,10 +14,13 @@ run "defaults" {
   }
 
   assert {
-    condition = [for g in aws_dynamodb_table.connections[0].global_secondary_index : {
-      name = g.name, hash_key = g.hash_key, projection_type = g.projection_type
-    }] == [{ name = "userId-index", hash_key = "userId", projection_type = "KEYS_ONLY" }]
-    error_message = "connections needs the KEYS_ONLY userId-index GSI"
+    condition = toset([for g in aws_dynamodb_table.connections[0].global_secondary_index : {
+      name = g.name, hash_key = g.hash_key, range_key = g.range_key, projection_type = g.projection_type
+      }]) == toset([
+      { name = "userId-index", hash_key = "userId", range_key = null, projection_type = "INCLUDE" },
+      { name = "tokenExpiresAt-index", hash_key = "sweepShard", range_key = "tokenExpiresAt", projection_type = "KEYS_ONLY" },
+    ])
+    error_message = "connections needs the userId-index GSI (with tokenExpiresAt) and the KEYS_ONLY expiry index"
   }
 
   assert {
@@ -87,7 +90,7 @@ run "customer_key_protection_and_provisioned" {
   }
 
   assert {
-    condition     = aws_dynamodb_table.connections[0].read_capacity == 5 && one(aws_dynamodb_table.connections[0].global_secondary_index[*].write_capacity) == 5
+    condition     = aws_dynamodb_table.connections[0].read_capacity == 5 && alltrue([for g in aws_dynamodb_table.connections[0].global_secondary_index : g.write_capacity == 5])
     error_message = "provisioned capacity is set on table and index"
   }
 
@@ -128,4 +131,26 @@ run "rejects_bad_kms_key" {
   }
 
   expect_failures = [var.kms_key_arn]
+}
+
+run "rate_limits_table_on_request" {
+  command = plan
+
+  variables {
+    create_rate_limits_table = true
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.rate_limits[0].hash_key == "bucket" && aws_dynamodb_table.rate_limits[0].ttl[0].attribute_name == "expiresAt" && aws_dynamodb_table.rate_limits[0].ttl[0].enabled
+    error_message = "rate limit windows are keyed by bucket and expire by TTL"
+  }
+}
+
+run "no_rate_limits_table_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_dynamodb_table.rate_limits) == 0 && output.rate_limits_table_name == null
+    error_message = "no rate limit table unless asked"
+  }
 }

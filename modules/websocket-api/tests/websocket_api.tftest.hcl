@@ -69,7 +69,7 @@ override_resource {
 }
 
 override_resource {
-  target          = aws_apigatewayv2_route.push[0]
+  target          = aws_apigatewayv2_route.optional["push"]
   override_during = plan
   values          = { id = "route-push" }
 }
@@ -298,7 +298,7 @@ run "client_push_and_no_auth" {
   }
 
   assert {
-    condition     = aws_apigatewayv2_route.push[0].target == "integrations/int-push" && length(aws_apigatewayv2_route_response.push) == 0
+    condition     = aws_apigatewayv2_route.optional["push"].target == "integrations/int-push" && !contains(keys(aws_apigatewayv2_route_response.optional), "push")
     error_message = "client push routes push frames to the push function"
   }
 
@@ -343,9 +343,9 @@ run "push_route_answers_like_default_when_client_push_is_off" {
   command = plan
 
   assert {
-    condition = (aws_apigatewayv2_route.push[0].target == "integrations/int-default"
-      && aws_apigatewayv2_route.push[0].route_response_selection_expression == "$default"
-    && aws_apigatewayv2_route_response.push[0].route_response_key == "$default")
+    condition = (aws_apigatewayv2_route.optional["push"].target == "integrations/int-default"
+      && aws_apigatewayv2_route.optional["push"].route_response_selection_expression == "$default"
+    && aws_apigatewayv2_route_response.optional["push"].route_response_key == "$default")
     error_message = "with client push off the push route is the $default MOCK reply (no Lambda behind it)"
   }
 
@@ -376,7 +376,7 @@ run "create_false" {
   }
 
   assert {
-    condition     = length(aws_apigatewayv2_api.this) == 0 && length(aws_apigatewayv2_route.lambda) == 0 && length(aws_apigatewayv2_route.push) == 0 && length(aws_lambda_permission.route) == 0 && output.websocket_url == null
+    condition     = length(aws_apigatewayv2_api.this) == 0 && length(aws_apigatewayv2_route.lambda) == 0 && length(aws_apigatewayv2_route.optional) == 0 && length(aws_lambda_permission.route) == 0 && output.websocket_url == null
     error_message = "create = false creates nothing"
   }
 }
@@ -394,4 +394,49 @@ run "rejects_bad_inputs" {
   }
 
   expect_failures = [var.authorizer_identity_source, var.logging_level, var.log_retention_days, var.functions, var.throttling_burst_limit, var.throttling_rate_limit]
+}
+
+run "refresh_route_and_route_throttling" {
+  command = plan
+
+  variables {
+    create_push_route    = true
+    create_refresh_route = true
+    functions = {
+      connect    = { function_name = "t-connect", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-connect/invocations" }
+      disconnect = { function_name = "t-disconnect", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-disconnect/invocations" }
+      push       = { function_name = "t-push", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-push/invocations" }
+      poll       = { function_name = "t-poll", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-poll/invocations" }
+      authorizer = { function_name = "t-authorizer", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-authorizer/invocations" }
+      refresh    = { function_name = "t-refresh", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-refresh/invocations" }
+    }
+    route_throttling = {
+      push   = { burst_limit = 10, rate_limit = 5 }
+      poll   = { burst_limit = 20, rate_limit = 10 }
+      absent = { burst_limit = 1, rate_limit = 1 }
+    }
+  }
+
+  assert {
+    condition     = aws_apigatewayv2_route.optional["refresh"].authorization_type == "NONE" && aws_lambda_permission.route["refresh"].function_name == "t-refresh"
+    error_message = "the refresh route invokes the refresh function"
+  }
+
+  assert {
+    condition = { for r in aws_apigatewayv2_stage.this[0].route_settings : r.route_key => [r.throttling_burst_limit, r.throttling_rate_limit] } == {
+      push = [10, 5]
+      poll = [20, 10]
+    }
+    error_message = "push and poll get their own throttling (both limits set); settings for absent routes are dropped"
+  }
+}
+
+run "rejects_negative_route_throttling" {
+  command = plan
+
+  variables {
+    route_throttling = { push = { burst_limit = -1, rate_limit = 5 } }
+  }
+
+  expect_failures = [var.route_throttling]
 }
