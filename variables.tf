@@ -161,6 +161,28 @@ variable "history_max_ttl_seconds" {
   }
 }
 
+variable "idempotency_window_seconds" {
+  type        = number
+  description = "How long a push's idempotencyKey is remembered (IDEMPOTENCY_WINDOW_SECONDS): within it, a repeat gets the first attempt's notification id and stores nothing twice. Default 24 hours."
+  default     = 86400
+
+  validation {
+    condition     = var.idempotency_window_seconds >= 60 && var.idempotency_window_seconds <= 604800 && var.idempotency_window_seconds == floor(var.idempotency_window_seconds)
+    error_message = "idempotency_window_seconds must be a whole number between 60 and 604800 (7 days)."
+  }
+}
+
+variable "poll_lookback_seconds" {
+  type        = number
+  description = "How far before its `after` cursor a poll re-reads history (POLL_LOOKBACK_SECONDS), so a notification written late by a slower push is not skipped; clients drop ids they have seen."
+  default     = 30
+
+  validation {
+    condition     = var.poll_lookback_seconds >= 0 && var.poll_lookback_seconds <= 900 && var.poll_lookback_seconds == floor(var.poll_lookback_seconds)
+    error_message = "poll_lookback_seconds must be a whole number between 0 and 900."
+  }
+}
+
 variable "connection_ttl_seconds" {
   type        = number
   description = "Lifetime of a connection row (CONNECTION_TTL_SECONDS): API Gateway closes connections after 2 hours; the default adds 5 minutes."

@@ -60,6 +60,11 @@ class Config:
     history_max_ttl_seconds: int
     send_concurrency: int
     broadcast_scan_segments: int
+    idempotency_window_seconds: int
+    poll_lookback_seconds: int
+    connect_grace_seconds: int
+    send_time_margin_ms: int
+    secret_grace_seconds: int
 
     def require(self, field: str) -> str:
         """Return a string setting that this function cannot work without."""
@@ -91,7 +96,9 @@ def load() -> Config:
         jwt_audience=_str("JWT_AUDIENCE"),
         jwt_algorithms=algorithms,
         jwt_leeway_seconds=_int("JWT_LEEWAY_SECONDS", 30, 0, 600),
-        secret_cache_seconds=_int("SECRET_CACHE_SECONDS", 300, 0, 86_400),
+        # Floor 1: a cache of 0 would call SSM on every connect (throttling turns into 401s).
+        secret_cache_seconds=_int("SECRET_CACHE_SECONDS", 300, 1, 86_400),
+        secret_grace_seconds=_int("SECRET_GRACE_SECONDS", 3600, 0, 86_400),
         connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 7500, 60, 86_400),
         allow_client_push=_bool("ALLOW_CLIENT_PUSH", False),
         allow_broadcast=_bool("ALLOW_BROADCAST", False),
@@ -100,4 +107,8 @@ def load() -> Config:
         history_max_ttl_seconds=max_ttl,
         send_concurrency=_int("SEND_CONCURRENCY", 32, 1, 512),
         broadcast_scan_segments=_int("BROADCAST_SCAN_SEGMENTS", 4, 1, 64),
+        idempotency_window_seconds=_int("IDEMPOTENCY_WINDOW_SECONDS", 86_400, 60, 604_800),
+        poll_lookback_seconds=_int("POLL_LOOKBACK_SECONDS", 30, 0, 900),
+        connect_grace_seconds=_int("CONNECT_GRACE_SECONDS", 10, 0, 300),
+        send_time_margin_ms=_int("SEND_TIME_MARGIN_MS", 2000, 0, 60_000),
     )

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from wsnotify import clients
+
+_CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    return str(exc.response.get("Error", {}).get("Code")) == _CONDITION_FAILED
 
 
 def put_connection(
@@ -25,6 +33,24 @@ def put_connection(
 def delete_connection(table: str, connection_id: str) -> None:
     """Idempotent: DeleteItem on a missing key succeeds."""
     clients.dynamodb().delete_item(TableName=table, Key={"connectionId": {"S": connection_id}})
+
+
+def delete_stale_connection(table: str, connection_id: str, connected_before_ms: int) -> bool:
+    """Delete a connection row that answered 410, unless it was written at or after
+    `connected_before_ms`: a row that young belongs to a handshake API Gateway has not finished
+    (PostToConnection answers 410 until it does). Returns False when the row was kept."""
+    try:
+        clients.dynamodb().delete_item(
+            TableName=table,
+            Key={"connectionId": {"S": connection_id}},
+            ConditionExpression="attribute_not_exists(connectedAt) OR connectedAt < :cutoff",
+            ExpressionAttributeValues={":cutoff": {"N": str(connected_before_ms)}},
+        )
+    except ClientError as exc:
+        if _condition_failed(exc):
+            return False
+        raise
+    return True
 
 
 def connection_user(table: str, connection_id: str) -> str | None:
@@ -88,20 +114,52 @@ def put_notification(
     created_at_ms: int,
     expires_at: int,
     sender: str,
-) -> None:
-    """Store one history item. PutItem rather than BatchWriteItem: the push role is granted
-    PutItem only, because BatchWriteItem cannot be limited to puts (it also deletes)."""
-    clients.dynamodb().put_item(
-        TableName=table,
-        Item={
-            "userId": {"S": user_id},
-            "notificationId": {"S": notification_id},
-            "content": {"S": content},
-            "createdAt": {"N": str(created_at_ms)},
-            "expiresAt": {"N": str(expires_at)},
-            "sender": {"S": sender},
-        },
-    )
+) -> bool:
+    """Store one history item unless it is already there (a retry with the same idempotency
+    key); returns False in that case. PutItem rather than BatchWriteItem: the push role is
+    granted PutItem only, because BatchWriteItem cannot be limited to puts (it also deletes)."""
+    try:
+        clients.dynamodb().put_item(
+            TableName=table,
+            Item={
+                "userId": {"S": user_id},
+                "notificationId": {"S": notification_id},
+                "content": {"S": content},
+                "createdAt": {"N": str(created_at_ms)},
+                "expiresAt": {"N": str(expires_at)},
+                "sender": {"S": sender},
+            },
+            ConditionExpression="attribute_not_exists(notificationId)",
+        )
+    except ClientError as exc:
+        if _condition_failed(exc):
+            return False
+        raise
+    return True
+
+
+def claim_record(table: str, item: dict[str, Any], now_s: int) -> dict[str, Any] | None:
+    """Write a record (an idempotency claim) unless a live one holds its key; returns the
+    holder in that case. One conditional PutItem: the old item comes back with the refusal, so
+    the push role needs no GetItem. An expired record DynamoDB has not yet removed is replaced."""
+    try:
+        clients.dynamodb().put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(userId) OR expiresAt < :now",
+            ExpressionAttributeValues={":now": {"N": str(now_s)}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        holder = dict(exc.response).get("Item")  # not in botocore's TypedDict
+        if _condition_failed(exc) and isinstance(holder, dict):
+            return holder
+        raise
+    return None
+
+
+def put_record(table: str, item: dict[str, Any]) -> None:
+    clients.dynamodb().put_item(TableName=table, Item=item)
 
 
 def query_history(
