@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -128,6 +128,9 @@ def put_notification(
                 "createdAt": {"N": str(created_at_ms)},
                 "expiresAt": {"N": str(expires_at)},
                 "sender": {"S": sender},
+                # When the row landed (its id says when it was created): poll's lookback
+                # re-reads rows written after the reader's cursor (wsnotify.history).
+                "writtenAt": {"N": str(int(time.time() * 1000))},
             },
             ConditionExpression="attribute_not_exists(notificationId)",
         )
@@ -162,12 +165,17 @@ def put_record(table: str, item: dict[str, Any]) -> None:
     clients.dynamodb().put_item(TableName=table, Item=item)
 
 
-def query_history(
-    table: str, user_id: str, after: str | None, now_s: int, want: int
-) -> Iterator[dict[str, Any]]:
-    """Live (not expired) history items of a user, oldest first, strictly after `after`.
-
-    Yields at most `want` items; follows pages because the expiry filter may empty a page."""
+def history_page(
+    table: str,
+    user_id: str,
+    after: str | None,
+    now_s: int,
+    limit: int,
+    start_key: dict[str, Any] | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One Query page of a user's live (not expired) history, oldest first, strictly after
+    `after`. `limit` bounds the items evaluated (before the expiry filter). Returns the items
+    and the notification id of the last item evaluated, or None when the partition is done."""
     values: dict[str, Any] = {":u": {"S": user_id}, ":now": {"N": str(now_s)}}
     key_condition = "userId = :u"
     if after:
@@ -180,16 +188,47 @@ def query_history(
         "ExpressionAttributeValues": values,
         "ScanIndexForward": True,
         "ConsistentRead": True,
+        "Limit": limit,
     }
-    yielded = 0
-    while yielded < want:
-        # Limit bounds items evaluated per page (before the filter), keeping reads proportional.
-        kwargs["Limit"] = want - yielded
+    if start_key:
+        kwargs["ExclusiveStartKey"] = start_key
+    page = clients.dynamodb().query(**kwargs)
+    last = page.get("LastEvaluatedKey")
+    return list(page.get("Items", [])), (last["notificationId"]["S"] if last else None)
+
+
+def late_history(
+    table: str,
+    user_id: str,
+    lowest: str,
+    before: str,
+    written_since_ms: int,
+    now_s: int,
+    max_pages: int,
+) -> list[dict[str, Any]]:
+    """Live items with `lowest` <= id < `before` that were written at or after
+    `written_since_ms`: the ones a reader whose cursor is `before` may not have seen. Oldest
+    first; at most `max_pages` Query pages (each up to 1 MB of the window)."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "KeyConditionExpression": "userId = :u AND notificationId BETWEEN :lo AND :hi",
+        "FilterExpression": "expiresAt > :now AND writtenAt >= :since AND notificationId < :hi",
+        "ExpressionAttributeValues": {
+            ":u": {"S": user_id},
+            ":lo": {"S": lowest},
+            ":hi": {"S": before},
+            ":now": {"N": str(now_s)},
+            ":since": {"N": str(written_since_ms)},
+        },
+        "ScanIndexForward": True,
+        "ConsistentRead": True,
+    }
+    items: list[dict[str, Any]] = []
+    for _ in range(max_pages):
         page = clients.dynamodb().query(**kwargs)
-        for item in page.get("Items", []):
-            yield item
-            yielded += 1
+        items.extend(page.get("Items", []))
         last = page.get("LastEvaluatedKey")
         if not last:
-            return
+            break
         kwargs["ExclusiveStartKey"] = last
+    return items
