@@ -50,7 +50,7 @@ variable "auth" {
       The module never reads or creates it; create it as a SecureString. Until it exists, every connect gets 401.
     - jwt_secret_kms_key_arn: customer-managed KMS key of that parameter, if it is not the aws/ssm key.
     - jwks_url (https), issuer (iss), audience (aud), algorithms (allow-list; "none" is refused),
-      leeway_seconds (clock skew, 0-600), cache_seconds (secret/JWKS cache, 0-86400).
+      leeway_seconds (clock skew, 0-600), cache_seconds (secret/JWKS cache, 1-86400; rotation waits this long).
     - identity_source: "query" (?token=), "header" (Sec-WebSocket-Protocol) or "either" (API Gateway calls the
       authorizer without pre-checks and the function looks in both places).
   EOT
@@ -82,8 +82,8 @@ variable "auth" {
   }
 
   validation {
-    condition     = var.auth.leeway_seconds >= 0 && var.auth.leeway_seconds <= 600 && var.auth.cache_seconds >= 0 && var.auth.cache_seconds <= 86400
-    error_message = "auth.leeway_seconds must be 0-600 and auth.cache_seconds 0-86400."
+    condition     = var.auth.leeway_seconds >= 0 && var.auth.leeway_seconds <= 600 && var.auth.cache_seconds >= 1 && var.auth.cache_seconds <= 86400
+    error_message = "auth.leeway_seconds must be 0-600 and auth.cache_seconds 1-86400."
   }
 
   validation {

@@ -118,7 +118,7 @@ run "defaults" {
 
   assert {
     condition = contains(jsondecode(module.iam.policy_documents["authorizer"]).Statement, {
-      Sid      = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameter"],
+      Sid      = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameters"],
       Resource = ["arn:aws:ssm:eu-west-1:111122223333:parameter/ws-notify/jwt-secret"]
     })
     error_message = "the authorizer may read exactly the default parameter"

@@ -96,7 +96,7 @@ locals {
       var.jwt_secret_parameter_arn == null ? [] : [{
         Sid      = "ReadJwtSecret"
         Effect   = "Allow"
-        Action   = ["ssm:GetParameter"]
+        Action   = ["ssm:GetParameters"]
         Resource = [var.jwt_secret_parameter_arn]
       }],
       var.jwt_secret_parameter_arn == null || var.jwt_secret_kms_key_arn == null ? [] : [{

@@ -73,7 +73,7 @@ run "least_privilege_statements" {
 
   assert {
     condition = jsondecode(aws_iam_role_policy.this["authorizer"].policy).Statement == [
-      { Sid = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = [var.jwt_secret_parameter_arn] },
+      { Sid = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameters"], Resource = [var.jwt_secret_parameter_arn] },
       { Sid = "WriteOwnLogs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = ["${var.log_group_arns.authorizer}:*"] },
     ]
     error_message = "authorizer may only read its one parameter (no kms without a key)"
