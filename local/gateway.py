@@ -29,7 +29,7 @@ from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from local import templates
+from local import faults, templates
 from local.controlplane import Api, Integration, Route
 from local.lambdas import FunctionPool, InvokeResult
 
@@ -115,6 +115,7 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._access_log = (log_dir / "access.log").open("a", encoding="utf-8", buffering=1)
         self._sweeper: asyncio.Task[None] | None = None
+        self.faults = faults.FaultFile.from_env()
 
     # ---------------------------------------------------------------- applications
 
@@ -609,6 +610,8 @@ class Gateway:
                 )
         if self.settings.connections_latency_ms:
             await asyncio.sleep(self.settings.connections_latency_ms / 1000)
+        if self.faults and (error := await self.faults.connections(connection_id, self.functions)):
+            return _aws_error(*error)
         conn = self.connections.get(connection_id)
         if conn is None or conn.ws is None or conn.ws.closed:
             return _aws_error(410, "GoneException", None)

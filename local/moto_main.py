@@ -23,6 +23,8 @@ from moto.apigatewayv2.exceptions import APIGatewayV2Error
 from moto.core.common_types import TYPE_RESPONSE
 from moto.server import main as moto_main
 
+from local import faults
+
 Response = responses.ApiGatewayV2Response
 
 
@@ -167,4 +169,6 @@ def install() -> None:
 
 if __name__ == "__main__":
     install()
+    if (fault_file := faults.FaultFile.from_env()) is not None:
+        faults.install_dynamodb_faults(fault_file)
     moto_main()

@@ -36,6 +36,7 @@ from local.runtime import BackgroundRuntime, CodeSource, Runtime  # noqa: E402
 STACK_START_TIMEOUT_S = 300
 SAMPLE_IDLE_S = 2.0
 SAMPLE_MAX_DURATION_S = 6.0
+FAULTS_FILE = "faults.json"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -82,6 +83,7 @@ def stack() -> Iterator[dict[str, Any]]:
     state.mkdir(parents=True, exist_ok=True)
     stack_file = state / "stack.json"
     stack_file.unlink(missing_ok=True)
+    (state / FAULTS_FILE).unlink(missing_ok=True)
     log = (state / "up.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603
         [
@@ -97,7 +99,12 @@ def stack() -> Iterator[dict[str, Any]]:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, "LOCAL_CONNECTIONS_LATENCY_MS": "0"},
+        env={
+            **os.environ,
+            "LOCAL_CONNECTIONS_LATENCY_MS": "0",
+            # Fault injection (local/faults.py): rules the `faults` fixture writes.
+            "LOCAL_FAULTS_FILE": str(state / FAULTS_FILE),
+        },
     )
     described: dict[str, Any] = {}
     try:
@@ -137,6 +144,29 @@ def stack() -> Iterator[dict[str, Any]]:
                 assert not _port_open(described[key]), f"{key} still open after teardown"
             assert not stack_file.exists()
         assert proc.returncode == 0, (state / "up.log").read_text()[-3000:]
+
+
+class Faults:
+    """Writes the stack's fault rules (local/faults.py); `clear` removes them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def set(self, **sections: list[dict[str, Any]]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sections))
+        tmp.replace(self.path)  # atomic: the stack never reads half a file
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def faults(stack: dict[str, Any]) -> Iterator[Faults]:
+    rules = Faults(REPO / ".local" / "e2e" / FAULTS_FILE)
+    rules.clear()
+    yield rules
+    rules.clear()
 
 
 class Sample:

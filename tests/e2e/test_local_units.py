@@ -212,3 +212,30 @@ def test_second_stack_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
         second.__enter__()
     assert (tmp_path / "stack.json").exists()  # the running stack's description is untouched
     first._lock.close()
+
+
+def test_fault_rules_match_selectors_count_uses_and_reset_when_the_file_changes(
+    tmp_path: Path,
+) -> None:
+    import json
+    import os
+
+    from local.faults import FaultFile
+
+    path = tmp_path / "faults.json"
+    rules = FaultFile(path)
+    assert rules.take("connections", connectionId="a") is None  # no file: no faults
+    path.write_text(json.dumps({"connections": [{"connectionId": "a", "status": 429, "times": 2}]}))
+    assert rules.take("connections", connectionId="b") is None
+    assert rules.take("connections", connectionId="a") == {
+        "connectionId": "a",
+        "status": 429,
+        "times": 2,
+    }
+    assert rules.take("connections", connectionId="a") is not None
+    assert rules.take("connections", connectionId="a") is None  # used up
+    path.write_text(json.dumps({"connections": [{"status": 500}]}) + " ")
+    os.utime(path, ns=(1, 1))  # a new version even within the clock's resolution
+    assert rules.take("connections", connectionId="z") == {"status": 500}  # no selector: any
+    path.unlink()
+    assert rules.take("connections", connectionId="z") is None
