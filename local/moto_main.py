@@ -23,7 +23,7 @@ from moto.apigatewayv2.exceptions import APIGatewayV2Error
 from moto.core.common_types import TYPE_RESPONSE
 from moto.server import main as moto_main
 
-from local import faults
+from local import faults, iam
 
 Response = responses.ApiGatewayV2Response
 
@@ -169,6 +169,7 @@ def install() -> None:
 
 if __name__ == "__main__":
     install()
+    iam.install_authorization()  # meaningful once the stack switches authorization on
     if (fault_file := faults.FaultFile.from_env()) is not None:
         faults.install_dynamodb_faults(fault_file)
     moto_main()

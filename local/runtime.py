@@ -16,7 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from local import controlplane, procs
+from local import controlplane, iam, procs
 from local.gateway import Gateway, Settings
 from local.lambdas import FunctionPool, worker_env
 
@@ -90,8 +90,10 @@ class Runtime:
         api_id: str | None = None,
         stage: str | None = None,
         max_workers: int = 8,
+        assume_roles: bool = False,
     ) -> None:
         self.aws_endpoint = aws_endpoint
+        self.assume_roles = assume_roles
         self.region = region
         self.code = code
         self.work_dir = work_dir
@@ -160,16 +162,21 @@ class Runtime:
         connections_url = f"http://{host}:{ws_port}/{stage}"
         for spec in self.functions.values():
             task_root, layers = self._prepare_code(spec)
+            env = worker_env(
+                spec,
+                aws_endpoint=self.aws_endpoint,
+                region=self.region,
+                connections_endpoint=connections_url,
+            )
+            if self.assume_roles and spec.role_arn:  # as Lambda does: the function's own role
+                env.update(
+                    iam.role_credentials(self.aws_endpoint, self.region, spec.role_arn, spec.name)
+                )
             self.pools[spec.name] = FunctionPool(
                 spec,
                 task_root=task_root,
                 layer_paths=layers,
-                env=worker_env(
-                    spec,
-                    aws_endpoint=self.aws_endpoint,
-                    region=self.region,
-                    connections_endpoint=connections_url,
-                ),
+                env=env,
                 log_path=log_dir / f"lambda-{spec.name}.log",
                 max_workers=self.max_workers,
             )
