@@ -209,10 +209,12 @@ def late_history(
     """Live items with `lowest` <= id < `before` that were written at or after
     `written_since_ms`: the ones a reader whose cursor is `before` may not have seen. Oldest
     first; at most `max_pages` Query pages (each up to 1 MB of the window)."""
+    # BETWEEN is inclusive and a filter cannot name a key attribute (DynamoDB refuses it): the
+    # cursor's own row is dropped here instead.
     kwargs: dict[str, Any] = {
         "TableName": table,
         "KeyConditionExpression": "userId = :u AND notificationId BETWEEN :lo AND :hi",
-        "FilterExpression": "expiresAt > :now AND writtenAt >= :since AND notificationId < :hi",
+        "FilterExpression": "expiresAt > :now AND writtenAt >= :since",
         "ExpressionAttributeValues": {
             ":u": {"S": user_id},
             ":lo": {"S": lowest},
@@ -226,7 +228,7 @@ def late_history(
     items: list[dict[str, Any]] = []
     for _ in range(max_pages):
         page = clients.dynamodb().query(**kwargs)
-        items.extend(page.get("Items", []))
+        items.extend(i for i in page.get("Items", []) if i["notificationId"]["S"] != before)
         last = page.get("LastEvaluatedKey")
         if not last:
             break
