@@ -35,18 +35,20 @@ locals {
     })
     disconnect = merge(local.tables, local.log_level)
     push = merge(local.tables, local.log_level, {
-      CONNECTIONS_ENDPOINT    = module.websocket_api.management_endpoint
-      ALLOW_CLIENT_PUSH       = tostring(var.enable_client_push)
-      ALLOW_BROADCAST         = tostring(var.enable_broadcast)
-      PERSIST_DEFAULT         = tostring(var.persist_by_default)
-      HISTORY_TTL_SECONDS     = tostring(var.history_ttl_seconds)
-      HISTORY_MAX_TTL_SECONDS = tostring(var.history_max_ttl_seconds)
-      SEND_CONCURRENCY        = tostring(var.push_send_concurrency)
-      BROADCAST_SCAN_SEGMENTS = tostring(var.broadcast_scan_segments)
+      CONNECTIONS_ENDPOINT       = module.websocket_api.management_endpoint
+      ALLOW_CLIENT_PUSH          = tostring(var.enable_client_push)
+      ALLOW_BROADCAST            = tostring(var.enable_broadcast)
+      PERSIST_DEFAULT            = tostring(var.persist_by_default)
+      HISTORY_TTL_SECONDS        = tostring(var.history_ttl_seconds)
+      HISTORY_MAX_TTL_SECONDS    = tostring(var.history_max_ttl_seconds)
+      SEND_CONCURRENCY           = tostring(var.push_send_concurrency)
+      BROADCAST_SCAN_SEGMENTS    = tostring(var.broadcast_scan_segments)
+      IDEMPOTENCY_WINDOW_SECONDS = tostring(var.idempotency_window_seconds)
     }, local.client_push_settings)
     poll = merge(local.tables, local.log_level, {
-      CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint
-      SEND_CONCURRENCY     = tostring(var.push_send_concurrency)
+      CONNECTIONS_ENDPOINT  = module.websocket_api.management_endpoint
+      SEND_CONCURRENCY      = tostring(var.push_send_concurrency)
+      POLL_LOOKBACK_SECONDS = tostring(var.poll_lookback_seconds)
     })
     users = merge(local.tables, local.log_level, {
       CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint

@@ -57,7 +57,7 @@ variable "auth" {
       token_use (Cognito: "access" or "id"; the token's token_use claim must equal it when set).
       In jwks mode issuer and audience are required: a shared key set (Google, Entra "common", one Auth0
       tenant for several apps) also signs tokens issued to other applications.
-      leeway_seconds (clock skew, 0-600), cache_seconds (secret/JWKS cache, 0-86400).
+      leeway_seconds (clock skew, 0-600), cache_seconds (secret/JWKS cache, 1-86400; rotation waits this long).
     - identity_source: "query" (?token=), "header" (Sec-WebSocket-Protocol) or "either" (API Gateway calls the
       authorizer without pre-checks and the function looks in both places).
   EOT
@@ -104,8 +104,8 @@ variable "auth" {
   }
 
   validation {
-    condition     = var.auth.leeway_seconds >= 0 && var.auth.leeway_seconds <= 600 && var.auth.cache_seconds >= 0 && var.auth.cache_seconds <= 86400
-    error_message = "auth.leeway_seconds must be 0-600 and auth.cache_seconds 0-86400."
+    condition     = var.auth.leeway_seconds >= 0 && var.auth.leeway_seconds <= 600 && var.auth.cache_seconds >= 1 && var.auth.cache_seconds <= 86400
+    error_message = "auth.leeway_seconds must be 0-600 and auth.cache_seconds 1-86400."
   }
 
   validation {
@@ -180,6 +180,28 @@ variable "history_max_ttl_seconds" {
   validation {
     condition     = var.history_max_ttl_seconds >= 60 && var.history_max_ttl_seconds <= 31536000 && var.history_max_ttl_seconds == floor(var.history_max_ttl_seconds)
     error_message = "history_max_ttl_seconds must be a whole number between 60 and 31536000."
+  }
+}
+
+variable "idempotency_window_seconds" {
+  type        = number
+  description = "How long a push's idempotencyKey is remembered (IDEMPOTENCY_WINDOW_SECONDS): within it, a repeat gets the first attempt's notification id and stores nothing twice. Default 24 hours."
+  default     = 86400
+
+  validation {
+    condition     = var.idempotency_window_seconds >= 60 && var.idempotency_window_seconds <= 604800 && var.idempotency_window_seconds == floor(var.idempotency_window_seconds)
+    error_message = "idempotency_window_seconds must be a whole number between 60 and 604800 (7 days)."
+  }
+}
+
+variable "poll_lookback_seconds" {
+  type        = number
+  description = "How far before its `after` cursor a poll re-reads history (POLL_LOOKBACK_SECONDS), so a notification written late by a slower push is not skipped; clients drop ids they have seen."
+  default     = 30
+
+  validation {
+    condition     = var.poll_lookback_seconds >= 0 && var.poll_lookback_seconds <= 900 && var.poll_lookback_seconds == floor(var.poll_lookback_seconds)
+    error_message = "poll_lookback_seconds must be a whole number between 0 and 900."
   }
 }
 

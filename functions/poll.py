@@ -23,6 +23,13 @@ def _poll(cfg: Config, event: dict[str, Any], inv: log.Invocation, body: dict[st
         raise RequestError(FORBIDDEN, "no authenticated user on this connection")
     inv.set(userId=user, limit=request.limit)
     counts: dict[str, Any] = {}
-    frame = history.page(cfg.require("notifications_table"), user, request, inv.request_id, counts)
+    frame = history.page(
+        cfg.require("notifications_table"),
+        user,
+        request,
+        inv.request_id,
+        counts,
+        cfg.poll_lookback_seconds,
+    )
     inv.set(**counts)
     return frame

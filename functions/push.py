@@ -28,7 +28,12 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if events.is_http_api(event):
         return _http(event, context)
     if events.is_websocket_message(event):
-        return routes.handle("push", event, context, _client_push)
+        return routes.handle(
+            "push",
+            event,
+            context,
+            lambda cfg, ev, inv, body: _client_push(cfg, ev, inv, body, context),
+        )
     if isinstance(event, dict) and "disconnect" in event:
         return revoke.handle_request(event, context)
     return _backend(event, context, "invoke")
@@ -49,7 +54,8 @@ def _backend(request: Any, context: Any, source: str, event: Any = None) -> dict
         endpoint = events.endpoint(cfg, None)
         if endpoint is None:
             raise ConfigError("CONNECTIONS_ENDPOINT is not set")
-        result = notify.push(cfg, valid, notify.BACKEND, endpoint, counts)
+        deadline = notify.deadline_of(context, cfg.send_time_margin_ms)
+        result = notify.push(cfg, valid, notify.BACKEND, endpoint, counts, deadline)
     except RequestError as exc:
         result = _failure(exc.code, exc.message)
     except Exception:
@@ -83,7 +89,11 @@ def _http(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _client_push(
-    cfg: config.Config, event: dict[str, Any], inv: log.Invocation, body: dict[str, Any]
+    cfg: config.Config,
+    event: dict[str, Any],
+    inv: log.Invocation,
+    body: dict[str, Any],
+    context: Any,
 ) -> bytes:
     if not cfg.allow_client_push:
         raise RequestError(PUSH_DISABLED, "client push is disabled on this API")
@@ -97,7 +107,8 @@ def _client_push(
     endpoint = events.endpoint(cfg, event)
     assert endpoint is not None  # routes.handle checked it
     counts: dict[str, Any] = {}
-    result = notify.push(cfg, request, notify.sender_of_user(user), endpoint, counts)
+    deadline = notify.deadline_of(context, cfg.send_time_margin_ms)
+    result = notify.push(cfg, request, notify.sender_of_user(user), endpoint, counts, deadline)
     inv.set(**counts)
     # Connection ids are the API's internal handles: a client learns only why sends failed.
     result["failed"] = [{"error": f["error"]} for f in result["failed"]]

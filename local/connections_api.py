@@ -5,24 +5,36 @@ otherwise; over 128 KB: 413 PayloadTooLargeException; a client that does not dra
 429 LimitExceededException), ``GET`` describes the connection (connectedAt, identity,
 lastActiveAt), ``DELETE`` closes it (the client sees close code 1000, ``$disconnect`` follows);
 an unknown or closed connection is 410 GoneException. Errors carry ``x-amzn-ErrorType``.
+Injected faults (local/faults.py) answer before the connection is looked up.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from local import faults
 from local.awsformat import aws_error, iso
 from local.registries import ConnectionRegistry
 from local.settings import MAX_MESSAGE_BYTES, Settings
 
 
 class ConnectionsApi:
-    def __init__(self, stage: str, connections: ConnectionRegistry, settings: Settings) -> None:
+    def __init__(
+        self,
+        stage: str,
+        connections: ConnectionRegistry,
+        settings: Settings,
+        functions: Mapping[str, Any] | None = None,
+    ) -> None:
         self.stage = stage
         self.connections = connections
         self.settings = settings
+        self.functions = functions or {}  # worker pools by name, for the `kill` fault
+        self.faults = faults.FaultFile.from_env()
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{stage}/@connections/{connection_id}", self.handle)
@@ -40,6 +52,8 @@ class ConnectionsApi:
                 )
         if self.settings.connections_latency_ms:
             await asyncio.sleep(self.settings.connections_latency_ms / 1000)
+        if self.faults and (error := await self.faults.connections(connection_id, self.functions)):
+            return aws_error(*error)
         conn = self.connections.get(connection_id)
         if conn is None or conn.ws is None or conn.ws.closed:
             return aws_error(410, "GoneException", None)

@@ -132,6 +132,7 @@ class FunctionSpec:
     log_group: str = field(default="")
     # Resource-policy grants: (principal, action, source ARN pattern or None).
     invoke_grants: tuple[tuple[str, str, str | None], ...] = ()
+    role_arn: str = ""  # the execution role (local/iam.py runs the function with it)
 
 
 def _items(pages: Any, key: str = "Items") -> list[dict[str, Any]]:
@@ -325,6 +326,7 @@ def read_functions(endpoint: str, region: str) -> dict[str, FunctionSpec]:
             log_group=(cfg.get("LoggingConfig") or {}).get("LogGroup")
             or f"/aws/lambda/{cfg['FunctionName']}",
             invoke_grants=_grants(lam, cfg["FunctionName"]),
+            role_arn=cfg.get("Role") or "",
         )
     return specs
 

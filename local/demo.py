@@ -24,6 +24,8 @@ from local.controlplane import aws_client
 from local.stack import Options, Stack
 
 WAIT_S = 10.0
+# push does not prune a connection row younger than this (CONNECT_GRACE_SECONDS default).
+CONNECT_GRACE_S = 10.0
 
 
 class StepFailed(AssertionError):
@@ -90,6 +92,17 @@ class Demo:
         table = self.stack["tables"]["connections"]
         items = self.ddb.scan(TableName=table)["Items"]
         return [i["connectionId"]["S"] for i in items if i.get("userId", {}).get("S") == user]
+
+    async def outlive_connect_window(self, user: str) -> None:
+        """Wait until the user's rows are older than push's connect grace (CONNECT_GRACE_SECONDS,
+        10 s): a younger row that answers 410 is still in its handshake and is never pruned."""
+        table = self.stack["tables"]["connections"]
+        items = self.ddb.scan(TableName=table)["Items"]
+        newest = max(
+            (int(i["connectedAt"]["N"]) for i in items if i.get("userId", {}).get("S") == user),
+            default=0,
+        )
+        await asyncio.sleep(max(0.0, newest / 1000 + CONNECT_GRACE_S + 0.5 - time.time()))
 
     async def step(self, title: str, body: Callable[[], Awaitable[str]]) -> None:
         started = time.monotonic()
@@ -211,6 +224,7 @@ class Demo:
             len(self.connection_rows("alice")) == 2,
             "the dropped connection's row is gone already (was $disconnect delivered?)",
         )
+        await self.outlive_connect_window("alice")
         result = await self.push({"userId": "alice", "message": "are you there?"})
         check(result.get("delivered") == 1 and result.get("stale") == 1, f"result {result}")
         await self.receive(self.clients["alice-phone"])

@@ -176,6 +176,13 @@ class FunctionPool:
             await worker.proc.wait()
             await worker.log_task
 
+    def kill_busy(self) -> int:
+        """SIGKILL the workers serving an invocation (fault injection: a crash mid-fan-out)."""
+        busy = [w for w in self._all if w not in self._idle]
+        for worker in busy:
+            worker.kill()
+        return len(busy)
+
     async def invoke(self, event: Any, request_id: str | None = None) -> InvokeResult:
         """Run one invocation. Shielded: a caller that goes away does not kill the invocation."""
         return await asyncio.shield(self._invoke(event, request_id or str(uuid.uuid4())))

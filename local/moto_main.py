@@ -14,6 +14,10 @@ The additions live only in this process and are easy to drop once moto implement
 - UpdateStage: Terraform updates a stage in place when its deployment or settings change;
 - GetAuthorizers / GetRouteResponses: the local runtime lists them to serve the API.
 
+Lambda's DeadLetterConfig, which moto drops: CreateFunction / UpdateFunctionConfiguration store
+it and GetFunction(Configuration) return it, as Lambda does (otherwise every plan of a function
+with a dead-letter queue shows a change).
+
 One robustness fix of the emulator itself: under load moto's HTTP server can drop a pooled
 connection after answering CreateFunction 201; the SDK then re-sends the same request, gets 409
 "Function already exist", and the aws provider retries that for its whole create timeout
@@ -40,9 +44,12 @@ from typing import Any
 from moto.apigateway.models import apigateway_backends
 from moto.apigatewayv2 import models, responses, urls
 from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException
+from moto.awslambda.models import LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.core.common_types import TYPE_RESPONSE
 from moto.server import main as moto_main
+
+from local import faults, iam
 
 Response = responses.ApiGatewayV2Response
 
@@ -220,6 +227,31 @@ def create_function(self: Any) -> TYPE_RESPONSE:
         return answer
 
 
+_function_init = LambdaFunction.__init__
+_function_configuration = LambdaFunction.get_configuration
+_function_update = LambdaFunction.update_configuration
+
+
+def function_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _function_init(self, *args, **kwargs)
+    spec = kwargs["spec"] if "spec" in kwargs else args[1]  # (account_id, spec, region, ...)
+    self.local_dead_letter_config = spec.get("DeadLetterConfig")
+
+
+def function_configuration(self: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    config: dict[str, Any] = _function_configuration(self, *args, **kwargs)
+    dead_letter = getattr(self, "local_dead_letter_config", None)
+    if dead_letter and dead_letter.get("TargetArn"):
+        config["DeadLetterConfig"] = dead_letter
+    return config
+
+
+def function_update(self: Any, config_updates: dict[str, Any]) -> dict[str, Any]:
+    if "DeadLetterConfig" in config_updates:
+        self.local_dead_letter_config = config_updates["DeadLetterConfig"]
+    return _function_update(self, config_updates)
+
+
 _stage_to_json = models.Stage.to_json
 _create_stage = Response.create_stage
 
@@ -251,8 +283,14 @@ def install() -> None:
         setattr(Response, fn.__name__, fn)
     models.Stage.to_json = stage_to_json  # type: ignore[method-assign]
     LambdaResponse.create_function = create_function  # type: ignore[method-assign]
+    LambdaFunction.__init__ = function_init  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = function_configuration  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = function_update  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":
     install()
+    iam.install_authorization()  # meaningful once the stack switches authorization on
+    if (fault_file := faults.FaultFile.from_env()) is not None:
+        faults.install_dynamodb_faults(fault_file)
     moto_main()

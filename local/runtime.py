@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from local import controlplane, http_controlplane, procs, rules, sigv4
+from local import controlplane, http_controlplane, iam, procs, rules, sigv4
 from local.connections_api import ConnectionsApi
 from local.httpapi import HttpApiGateway
 from local.lambda_api import LambdaApi
@@ -98,8 +98,10 @@ class Runtime:
         api_id: str | None = None,
         stage: str | None = None,
         max_workers: int = 8,
+        assume_roles: bool = False,
     ) -> None:
         self.aws_endpoint = aws_endpoint
+        self.assume_roles = assume_roles
         self.region = region
         self.code = code
         self.work_dir = work_dir
@@ -176,16 +178,21 @@ class Runtime:
         connections_url = f"http://{host}:{ws_port}/{stage}"
         for spec in self.functions.values():
             task_root, layers = self._prepare_code(spec)
+            env = worker_env(
+                spec,
+                aws_endpoint=self.aws_endpoint,
+                region=self.region,
+                connections_endpoint=connections_url,
+            )
+            if self.assume_roles and spec.role_arn:  # as Lambda does: the function's own role
+                env.update(
+                    iam.role_credentials(self.aws_endpoint, self.region, spec.role_arn, spec.name)
+                )
             self.pools[spec.name] = FunctionPool(
                 spec,
                 task_root=task_root,
                 layer_paths=layers,
-                env=worker_env(
-                    spec,
-                    aws_endpoint=self.aws_endpoint,
-                    region=self.region,
-                    connections_endpoint=connections_url,
-                ),
+                env=env,
                 log_path=log_dir / f"lambda-{spec.name}.log",
                 max_workers=self.max_workers,
             )
@@ -194,7 +201,7 @@ class Runtime:
             self.api, functions, self.connections, self.tasks, self.settings, log_dir
         )
         websocket_app = self.gateway.app()
-        ConnectionsApi(stage, self.connections, self.settings).add_routes(websocket_app)
+        ConnectionsApi(stage, self.connections, self.settings, self.pools).add_routes(websocket_app)
         sites = [(websocket_app, ws_port), (LambdaApi(functions, self.tasks).app(), lambda_port)]
         http_api_urls: dict[str, str] = {}
         callers = self._callers()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from local import terraform
+from local import iam, terraform
 from local.motoserver import FAKE_CREDENTIALS, MotoServer
 from local.runtime import BackgroundRuntime, CodeSource, Runtime
 from local.settings import Settings
@@ -93,6 +93,9 @@ class Stack:
                 moto.stop()
         self.timings["terraform"] = time.monotonic() - t0
 
+        # From here on a function's AWS call succeeds only if its role's policy allows it.
+        iam.enforce(moto.endpoint)
+        self.say("IAM enforced: each function runs with its own role's credentials")
         t0 = time.monotonic()
         self.say("starting the runtime: WebSocket gateway, @connections, Lambda Invoke, workers")
         runtime = Runtime(
@@ -102,6 +105,7 @@ class Stack:
             work_dir=state,
             settings=self.options.settings,
             max_workers=self.options.max_workers,
+            assume_roles=True,
         )
         self.runtime = BackgroundRuntime(runtime)
         endpoints = self.runtime.start()

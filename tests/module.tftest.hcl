@@ -100,26 +100,28 @@ run "defaults" {
 
   assert {
     condition = aws_lambda_function.this["push"].environment[0].variables == tomap({
-      CONNECTIONS_TABLE       = "ws-notify-connections"
-      CONNECTIONS_USER_INDEX  = "userId-index"
-      NOTIFICATIONS_TABLE     = "ws-notify-notifications"
-      CONNECTIONS_ENDPOINT    = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
-      ALLOW_CLIENT_PUSH       = "false"
-      ALLOW_BROADCAST         = "false"
-      PERSIST_DEFAULT         = "true"
-      HISTORY_TTL_SECONDS     = "604800"
-      HISTORY_MAX_TTL_SECONDS = "2592000"
-      SEND_CONCURRENCY        = "32"
-      BROADCAST_SCAN_SEGMENTS = "4"
-      LOG_LEVEL               = "INFO"
+      CONNECTIONS_TABLE          = "ws-notify-connections"
+      CONNECTIONS_USER_INDEX     = "userId-index"
+      NOTIFICATIONS_TABLE        = "ws-notify-notifications"
+      CONNECTIONS_ENDPOINT       = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+      ALLOW_CLIENT_PUSH          = "false"
+      ALLOW_BROADCAST            = "false"
+      PERSIST_DEFAULT            = "true"
+      HISTORY_TTL_SECONDS        = "604800"
+      HISTORY_MAX_TTL_SECONDS    = "2592000"
+      SEND_CONCURRENCY           = "32"
+      BROADCAST_SCAN_SEGMENTS    = "4"
+      IDEMPOTENCY_WINDOW_SECONDS = "86400"
+      LOG_LEVEL                  = "INFO"
     })
     error_message = "push environment per docs/architecture.md"
   }
 
   assert {
     condition = (aws_lambda_function.this["poll"].environment[0].variables.CONNECTIONS_ENDPOINT == "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
-    && aws_lambda_function.this["poll"].environment[0].variables.SEND_CONCURRENCY == "32")
-    error_message = "poll posts to the stage's management endpoint"
+      && aws_lambda_function.this["poll"].environment[0].variables.SEND_CONCURRENCY == "32"
+    && aws_lambda_function.this["poll"].environment[0].variables.POLL_LOOKBACK_SECONDS == "30")
+    error_message = "poll posts to the stage's management endpoint and re-reads a 30 s lookback"
   }
 
   assert {
@@ -141,7 +143,7 @@ run "defaults" {
 
   assert {
     condition = contains(jsondecode(module.iam.policy_documents["authorizer"]).Statement, {
-      Sid      = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameter"],
+      Sid      = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameters"],
       Resource = ["arn:aws:ssm:eu-west-1:111122223333:parameter/ws-notify/jwt-secret"]
     })
     error_message = "the authorizer may read exactly the default parameter"
@@ -505,6 +507,27 @@ run "rejects_invalid_auth" {
   }
 
   expect_failures = [var.auth]
+}
+
+run "rejects_cache_seconds_zero" {
+  command = plan
+
+  variables {
+    auth = { cache_seconds = 0 }
+  }
+
+  expect_failures = [var.auth]
+}
+
+run "rejects_delivery_windows_out_of_range" {
+  command = plan
+
+  variables {
+    idempotency_window_seconds = 30
+    poll_lookback_seconds      = 901
+  }
+
+  expect_failures = [var.idempotency_window_seconds, var.poll_lookback_seconds]
 }
 
 run "rejects_alg_none" {

@@ -10,7 +10,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from wsnotify import clients
+from botocore.exceptions import BotoCoreError, ClientError
+
+from wsnotify import clients, log
 from wsnotify.config import Config
 from wsnotify.errors import ConfigError
 from wsnotify.validation import MAX_USER_ID_LENGTH
@@ -79,19 +81,35 @@ def bearer_token(event: dict[str, Any]) -> str | None:
 
 
 class _Cache:
-    """A value with an expiry, shared by the invocations of one process."""
+    """A value with an expiry, shared by the invocations of one process.
+
+    With a `grace`, a value whose refresh fails with an AWS error (throttling, an SSM outage) is
+    kept for up to `grace` seconds past its expiry, and the refresh is tried again at most every
+    `_RETRY_SECONDS`, instead of failing every caller. Definitive answers (ConfigError, such as
+    a parameter that no longer exists) are never covered by the grace."""
+
+    _RETRY_SECONDS = 5.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[float, Any]] = {}
+        # key -> (refresh after, usable until, value)
+        self._entries: dict[str, tuple[float, float, Any]] = {}
 
-    def get(self, key: str, ttl: float, load: Any) -> Any:
+    def get(self, key: str, ttl: float, load: Any, grace: float = 0) -> Any:
         with self._lock:
             hit = self._entries.get(key)
-            if hit is not None and hit[0] > time.monotonic():
-                return hit[1]
-            value = load()
-            self._entries[key] = (time.monotonic() + ttl, value)
+            now = time.monotonic()
+            if hit is not None and hit[0] > now:
+                return hit[2]
+            try:
+                value = load()
+            except (BotoCoreError, ClientError):
+                if hit is None or hit[1] <= now:
+                    raise
+                log.logger.warning("refresh of %s failed: using the last good value", key)
+                self._entries[key] = (min(now + self._RETRY_SECONDS, hit[1]), hit[1], hit[2])
+                return hit[2]
+            self._entries[key] = (now + ttl, now + ttl + grace, value)
             return value
 
     def clear(self) -> None:
@@ -101,19 +119,33 @@ class _Cache:
 
 cache = _Cache()
 
+# The SSM parameter label that marks the secret being rotated out (docs/architecture.md,
+# "Secret rotation"): tokens signed with it stay valid until the label is removed.
+PREVIOUS_LABEL = "previous"
 
-def _hs256_secret(config: Config) -> str:
+
+def _hs256_secrets(config: Config) -> tuple[str, ...]:
+    """The accepted HS256 secrets: the parameter's current value, then the version labelled
+    `previous` when there is one. One GetParameters call for both."""
     name = config.require("jwt_secret_parameter")
 
-    def load() -> str:
-        out = clients.ssm().get_parameter(Name=name, WithDecryption=True)
-        value = str(out["Parameter"]["Value"])
-        if len(value) < 32:
+    def load() -> tuple[str, ...]:
+        out = clients.ssm().get_parameters(
+            Names=[name, f"{name}:{PREVIOUS_LABEL}"], WithDecryption=True
+        )
+        # Newest version first: the current secret is tried before the previous one.
+        found = sorted(out.get("Parameters", []), key=lambda p: -int(p.get("Version", 0)))
+        if name in out.get("InvalidParameters", []) or not found:
+            raise ConfigError("the HS256 secret parameter does not exist")
+        values = tuple(dict.fromkeys(str(p["Value"]) for p in found))
+        if any(len(value) < 32 for value in values):
             # RFC 7518 3.2: an HS256 key must be at least 256 bits.
             raise ConfigError("the HS256 secret is shorter than 32 characters")
-        return value
+        return values
 
-    return str(cache.get(f"ssm:{name}", config.secret_cache_seconds, load))
+    return tuple(
+        cache.get(f"ssm:{name}", config.secret_cache_seconds, load, config.secret_grace_seconds)
+    )
 
 
 class JwksKeys:
@@ -218,23 +250,29 @@ class Identity:
     claims: dict[str, Any]
 
 
-def verify(config: Config, token: str) -> Identity:
-    """Verify a token and return who it names. Raises Unauthorized (or ConfigError)."""
+def _decode(config: Config, token: str, keys: tuple[Any, ...], algs: list[str]) -> dict[str, Any]:
+    """Decode with the first key whose signature matches (during a rotation: the current secret,
+    then the previous one). Any other failure is final."""
     import jwt
 
-    check(config)
-    algs = algorithms(config)
+    for key in keys[:-1]:
+        try:
+            return _decode_with(config, token, key, algs)
+        except jwt.InvalidSignatureError:
+            continue
+    return _decode_with(config, token, keys[-1], algs)
+
+
+def _decode_with(config: Config, token: str, key: Any, algs: list[str]) -> dict[str, Any]:
+    import jwt
+
     required = ["exp", "sub"]
     if config.jwt_issuer:
         required.append("iss")
     if config.jwt_audience:
         required.append("aud")
-    try:
-        if config.auth_mode == "hs256":
-            key: Any = _hs256_secret(config)
-        else:
-            key = _jwks_key(config, token)
-        claims = jwt.decode(
+    return dict(
+        jwt.decode(
             token,
             key,
             algorithms=algs,
@@ -247,6 +285,21 @@ def verify(config: Config, token: str) -> Identity:
                 "verify_iss": bool(config.jwt_issuer),
             },
         )
+    )
+
+
+def verify(config: Config, token: str) -> Identity:
+    """Verify a token and return who it names. Raises Unauthorized (or ConfigError)."""
+    import jwt
+
+    check(config)
+    algs = algorithms(config)
+    try:
+        if config.auth_mode == "hs256":
+            keys: tuple[Any, ...] = _hs256_secrets(config)
+        else:
+            keys = (_jwks_key(config, token),)
+        claims = _decode(config, token, keys, algs)
     except jwt.PyJWTError as exc:
         raise Unauthorized(type(exc).__name__) from None
     except (ValueError, TypeError, OverflowError, KeyError, AttributeError):

@@ -63,6 +63,11 @@ class Config:
     history_max_ttl_seconds: int
     send_concurrency: int
     broadcast_scan_segments: int
+    idempotency_window_seconds: int
+    poll_lookback_seconds: int
+    connect_grace_seconds: int
+    send_time_margin_ms: int
+    secret_grace_seconds: int
     client_push_policy: str = "anybody"
     client_push_claim: str = ""
     client_push_policy_function: str = ""
@@ -109,7 +114,9 @@ def load() -> Config:
         jwt_token_use=_str("JWT_TOKEN_USE"),
         jwt_algorithms=algorithms,
         jwt_leeway_seconds=_int("JWT_LEEWAY_SECONDS", 30, 0, 600),
-        secret_cache_seconds=_int("SECRET_CACHE_SECONDS", 300, 0, 86_400),
+        # Floor 1: a cache of 0 would call SSM on every connect (throttling turns into 401s).
+        secret_cache_seconds=_int("SECRET_CACHE_SECONDS", 300, 1, 86_400),
+        secret_grace_seconds=_int("SECRET_GRACE_SECONDS", 3600, 0, 86_400),
         # At least API Gateway's 2-hour connection limit plus a minute: broadcast skips expired
         # rows, so a shorter TTL would hide connections that are still open.
         connection_ttl_seconds=_int("CONNECTION_TTL_SECONDS", 7500, 7260, 86_400),
@@ -120,6 +127,10 @@ def load() -> Config:
         history_max_ttl_seconds=max_ttl,
         send_concurrency=_int("SEND_CONCURRENCY", 32, 1, 512),
         broadcast_scan_segments=_int("BROADCAST_SCAN_SEGMENTS", 4, 1, 64),
+        idempotency_window_seconds=_int("IDEMPOTENCY_WINDOW_SECONDS", 86_400, 60, 604_800),
+        poll_lookback_seconds=_int("POLL_LOOKBACK_SECONDS", 30, 0, 900),
+        connect_grace_seconds=_int("CONNECT_GRACE_SECONDS", 10, 0, 300),
+        send_time_margin_ms=_int("SEND_TIME_MARGIN_MS", 2000, 0, 60_000),
         client_push_policy=policy,
         client_push_claim=_str("CLIENT_PUSH_CLAIM"),
         client_push_policy_function=_str("CLIENT_PUSH_POLICY_FUNCTION"),

@@ -14,7 +14,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -30,6 +30,12 @@ _THROTTLE_CODES = frozenset({THROTTLED, "TooManyRequestsException", "ThrottlingE
 RETRY_BASE_SECONDS = 0.05
 RETRY_MAX_SECONDS = 1.0
 RETRY_ATTEMPTS = 4
+# A connection row younger than the grace period that answers 410 is still in its handshake:
+# it is sent to once more after this delay instead of being pruned.
+GONE_RETRY_DELAY_SECONDS = 1.0
+# The result lists at most this many failures (and counts them all): Lambda's result limit is
+# 6 MB, and a fan-out can fail for tens of thousands of connections.
+MAX_LISTED_FAILURES = 100
 sleep: Callable[[float], None] = time.sleep
 
 
@@ -155,6 +161,7 @@ class FanoutResult:
     delivered: int = 0
     stale: list[str] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
+    not_attempted: int = 0
 
 
 _pool_lock = threading.Lock()
@@ -179,12 +186,15 @@ def fanout(
     connection_ids: Iterable[str],
     data: bytes,
     concurrency: int,
-    on_gone: Callable[[str], None],
+    on_gone: Callable[[str], bool | None],
+    deadline: float | None = None,
 ) -> FanoutResult:
     """Send `data` to every connection with at most `concurrency` requests in flight.
 
     `on_gone` (the stale-row delete) runs in the worker that saw the 410, so deletes overlap
-    with the remaining sends instead of trailing them serially."""
+    with the remaining sends instead of trailing them serially; it returns False when it kept
+    the row because the connection is still opening, and that connection is tried once more.
+    No send starts once `time.monotonic()` passes `deadline`: the rest count as not attempted."""
     ids = list(dict.fromkeys(connection_ids))
     result = FanoutResult(targeted=len(ids))
     if not ids:
@@ -192,24 +202,34 @@ def fanout(
     lock = threading.Lock()
     queue = iter(ids)
 
+    def send_and_classify(cid: str, mine: FanoutResult) -> None:
+        outcome = send_one(sender, cid, data)
+        if outcome == GONE:
+            try:
+                kept = on_gone(cid) is False
+            except Exception:  # a failed prune must not stop delivery; TTL removes it later
+                log.exception("stale connection delete failed")
+                kept = False
+            if not kept:
+                mine.stale.append(cid)
+                return
+            sleep(GONE_RETRY_DELAY_SECONDS)
+            outcome = send_one(sender, cid, data)
+        if outcome == "ok":
+            mine.delivered += 1
+        else:
+            mine.failed.append({"connectionId": cid, "error": outcome})
+
     def worker() -> FanoutResult:
         mine = FanoutResult()
         while True:
             with lock:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return mine
                 cid = next(queue, None)
             if cid is None:
                 return mine
-            outcome = send_one(sender, cid, data)
-            if outcome == "ok":
-                mine.delivered += 1
-            elif outcome == GONE:
-                mine.stale.append(cid)
-                try:
-                    on_gone(cid)
-                except Exception:  # a failed prune must not stop delivery; TTL removes it later
-                    log.exception("stale connection delete failed")
-            else:
-                mine.failed.append({"connectionId": cid, "error": outcome})
+            send_and_classify(cid, mine)
 
     workers = min(concurrency, len(ids))
     executor = pool(concurrency)
@@ -217,11 +237,21 @@ def fanout(
         result.delivered += part.delivered
         result.stale.extend(part.stale)
         result.failed.extend(part.failed)
+    result.not_attempted = sum(1 for _ in queue)
     return result
 
 
 def map_concurrently(func: Callable[[Any], Any], items: list[Any], concurrency: int) -> list[Any]:
-    """Run `func` over `items` on the shared pool (GSI queries, scan segments); keeps order."""
+    """Run `func` over `items` on the shared pool (history writes, GSI queries, scan segments);
+    keeps order. All or nothing per call: when one call fails, every other call still in flight
+    is waited for before the first failure is raised, so a caller that answers an error has no
+    write still landing behind its back."""
     if len(items) <= 1:
         return [func(item) for item in items]
-    return list(pool(concurrency).map(func, items))
+    futures = [pool(concurrency).submit(func, item) for item in items]
+    wait(futures)
+    for future in futures:
+        error = future.exception()
+        if error is not None:
+            raise error
+    return [future.result() for future in futures]

@@ -42,3 +42,16 @@ def new_ulid(now_ms: int | None = None) -> str:
 
 def is_ulid(value: object) -> bool:
     return isinstance(value, str) and _ULID_RE.fullmatch(value) is not None
+
+
+def time_ms(ulid: str) -> int:
+    """The creation time (epoch ms) a ULID carries in its first 10 characters."""
+    value = 0
+    for char in ulid[:10]:
+        value = value * 32 + _ALPHABET.index(char)
+    return value
+
+
+def lowest_at(ms: int) -> str:
+    """The smallest ULID of a millisecond: every id created at or after `ms` sorts at or above."""
+    return _encode(max(ms, 0), 10) + "0" * 16

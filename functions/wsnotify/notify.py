@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from wsnotify import delivery, envelope, ids, store
+from wsnotify import delivery, envelope, idempotency, ids, log, store
 from wsnotify.config import Config
 from wsnotify.errors import PAYLOAD_TOO_LARGE, RequestError
 from wsnotify.validation import PushRequest
@@ -18,8 +18,22 @@ def sender_of_user(user_id: str) -> str:
     return f"user:{user_id}"
 
 
+def deadline_of(context: Any, margin_ms: int) -> float | None:
+    """The `time.monotonic()` after which no new send starts: the invocation's remaining time
+    less a margin to store the idempotency record and answer. None outside Lambda."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return time.monotonic() + (int(remaining()) - margin_ms) / 1000
+
+
 def push(
-    config: Config, request: PushRequest, sender: str, endpoint: str, counts: dict[str, Any]
+    config: Config,
+    request: PushRequest,
+    sender: str,
+    endpoint: str,
+    counts: dict[str, Any],
+    deadline: float | None = None,
 ) -> dict[str, Any]:
     """Persist (when asked) then deliver one notification; returns the result document.
 
@@ -36,32 +50,41 @@ def push(
             f"the limit is {envelope.MAX_NOTIFICATION_BYTES}",
         )
 
+    claim = None
+    if request.idempotency_key is not None:
+        claim = idempotency.claim(
+            config.require("notifications_table"),
+            sender,
+            request,
+            notification_id,
+            created_at,
+            config.idempotency_window_seconds,
+        )
+        counts.update(repeat=claim.repeat)
+        if claim.first_result is not None:
+            # The first attempt reached every connection: answer with its figures, send nothing.
+            return {**claim.first_result, "repeat": True}
+        if claim.repeat:
+            # Same id and time as the first attempt (same length, so the size check holds).
+            notification_id, created_at = claim.notification_id, claim.created_at
+            frame = envelope.dumps(
+                envelope.notification(notification_id, created_at, request.message, sender)
+            )
+
     if request.persist:
-        # History first: a client that misses the live frame still finds it when it polls.
-        # One PutItem per user, in parallel; throttling is retried by botocore (standard mode)
-        # and any failure propagates, so nothing is sent that history does not hold.
-        table_name = config.require("notifications_table")
-        content = json.dumps(
-            request.message, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-        expires_at = int(time.time()) + request.ttl_seconds
-        delivery.map_concurrently(
-            lambda user: store.put_notification(
-                table_name, user, notification_id, content, created_at, expires_at, sender
-            ),
-            list(request.user_ids),
-            config.send_concurrency,
-        )
+        counts.update(stored=_persist(config, request, sender, notification_id, created_at))
 
     table = config.require("connections_table")
     connection_ids = _targets(config, table, request)
     sender_transport = delivery.get_sender(endpoint, config.send_concurrency)
+    young_since_ms = envelope.now_ms() - config.connect_grace_seconds * 1000
     outcome = delivery.fanout(
         sender_transport,
         connection_ids,
         frame,
         config.send_concurrency,
-        on_gone=lambda cid: store.delete_connection(table, cid),
+        on_gone=lambda cid: store.delete_stale_connection(table, cid, young_since_ms),
+        deadline=deadline,
     )
     counts.update(
         users=len(request.user_ids),
@@ -69,18 +92,57 @@ def push(
         delivered=outcome.delivered,
         stale=len(outcome.stale),
         failed=len(outcome.failed),
+        notAttempted=outcome.not_attempted,
         bytes=len(frame),
         persisted=request.persist,
     )
-    return {
+    result: dict[str, Any] = {
         "ok": True,
         "notificationId": notification_id,
         "targeted": outcome.targeted,
         "delivered": outcome.delivered,
         "stale": len(outcome.stale),
-        "failed": outcome.failed,
+        "failed": outcome.failed[: delivery.MAX_LISTED_FAILURES],
+        "failedCount": len(outcome.failed),
+        "notAttempted": outcome.not_attempted,
         "persisted": request.persist,
     }
+    if claim is not None:
+        result["repeat"] = claim.repeat
+        if not outcome.failed and not outcome.not_attempted:
+            _complete(claim, result)
+    return result
+
+
+def _persist(
+    config: Config, request: PushRequest, sender: str, notification_id: str, created_at: int
+) -> int:
+    """History first: a client that misses the live frame still finds it when it polls.
+
+    One conditional PutItem per user, in parallel; throttling is retried by botocore (standard
+    mode). All or nothing per attempt: when any write fails, the others still in flight are
+    waited for and the failure propagates, so nothing is sent that history does not hold, and a
+    retry with the same key writes only the rows still missing. Returns the rows written now."""
+    table_name = config.require("notifications_table")
+    content = json.dumps(
+        request.message, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    expires_at = int(time.time()) + request.ttl_seconds
+    written = delivery.map_concurrently(
+        lambda user: store.put_notification(
+            table_name, user, notification_id, content, created_at, expires_at, sender
+        ),
+        list(request.user_ids),
+        config.send_concurrency,
+    )
+    return sum(1 for new in written if new)
+
+
+def _complete(claim: idempotency.Claim, result: dict[str, Any]) -> None:
+    try:
+        idempotency.complete(claim, {k: v for k, v in result.items() if k != "repeat"})
+    except Exception:  # delivery happened; a later repeat re-sends, which clients de-duplicate
+        log.exception("idempotency record update failed")
 
 
 def _targets(config: Config, table: str, request: PushRequest) -> list[str]:

@@ -19,7 +19,10 @@ MAX_USER_ID_LENGTH = 128
 MAX_USER_IDS = 100
 POLL_DEFAULT_LIMIT = 20
 POLL_MAX_LIMIT = 100
-_PUSH_FIELDS = frozenset({"userId", "userIds", "broadcast", "message", "persist", "ttlSeconds"})
+MAX_IDEMPOTENCY_KEY_LENGTH = 128
+_PUSH_FIELDS = frozenset(
+    {"userId", "userIds", "broadcast", "message", "persist", "ttlSeconds", "idempotencyKey"}
+)
 _POLL_FIELDS = frozenset({"after", "limit"})
 # The largest integer every JSON consumer reads exactly (JavaScript's Number.MAX_SAFE_INTEGER).
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -112,6 +115,17 @@ class PushRequest:
     message: Any
     persist: bool
     ttl_seconds: int
+    idempotency_key: str | None = None
+
+
+def idempotency_key(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _invalid("idempotencyKey must be a string")
+    if not 1 <= len(value) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise _invalid(f"idempotencyKey must be 1..{MAX_IDEMPOTENCY_KEY_LENGTH} characters")
+    if not value.isprintable():
+        raise _invalid("idempotencyKey must hold printable characters only")
+    return value
 
 
 def push_request(request: dict[str, Any], config: Config, from_client: bool) -> PushRequest:
@@ -165,7 +179,9 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         raise _invalid("ttlSeconds must be an integer")
     elif not 1 <= ttl <= max_ttl:
         raise _invalid(f"ttlSeconds must be 1..{max_ttl}")
-    return PushRequest(user_ids, broadcast, request["message"], persist, ttl)
+    key = request.get("idempotencyKey")
+    key = None if key is None else idempotency_key(key)
+    return PushRequest(user_ids, broadcast, request["message"], persist, ttl, key)
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,10 @@ locals {
   # The JWT secret, for the functions that verify tokens (authorizer at $connect, refresh).
   read_jwt_secret = concat(
     var.jwt_secret_parameter_arn == null ? [] : [{
-      Sid      = "ReadJwtSecret"
-      Effect   = "Allow"
-      Action   = ["ssm:GetParameter"]
+      Sid    = "ReadJwtSecret"
+      Effect = "Allow"
+      # One call reads the current secret and the version labelled `previous` (rotation).
+      Action   = ["ssm:GetParameters"]
       Resource = [var.jwt_secret_parameter_arn]
     }],
     var.jwt_secret_parameter_arn == null || var.jwt_secret_kms_key_arn == null ? [] : [{

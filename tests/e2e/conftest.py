@@ -37,6 +37,7 @@ from local.settings import Settings  # noqa: E402
 STACK_START_TIMEOUT_S = 300
 SAMPLE_IDLE_S = 2.0
 SAMPLE_MAX_DURATION_S = 6.0
+FAULTS_FILE = "faults.json"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -83,6 +84,7 @@ def stack() -> Iterator[dict[str, Any]]:
     state.mkdir(parents=True, exist_ok=True)
     stack_file = state / "stack.json"
     stack_file.unlink(missing_ok=True)
+    (state / FAULTS_FILE).unlink(missing_ok=True)
     log = (state / "up.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603
         [
@@ -98,8 +100,14 @@ def stack() -> Iterator[dict[str, Any]]:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        # Scheduled rules (the token-expiry sweeper) every 2 s instead of every minute.
-        env={**os.environ, "LOCAL_CONNECTIONS_LATENCY_MS": "0", "LOCAL_RULE_INTERVAL_S": "2"},
+        env={
+            **os.environ,
+            "LOCAL_CONNECTIONS_LATENCY_MS": "0",
+            # Scheduled rules (the token-expiry sweeper) every 2 s instead of every minute.
+            "LOCAL_RULE_INTERVAL_S": "2",
+            # Fault injection (local/faults.py): rules the `faults` fixture writes.
+            "LOCAL_FAULTS_FILE": str(state / FAULTS_FILE),
+        },
     )
     described: dict[str, Any] = {}
     try:
@@ -139,6 +147,29 @@ def stack() -> Iterator[dict[str, Any]]:
                 assert not _port_open(described[key]), f"{key} still open after teardown"
             assert not stack_file.exists()
         assert proc.returncode == 0, (state / "up.log").read_text()[-3000:]
+
+
+class Faults:
+    """Writes the stack's fault rules (local/faults.py); `clear` removes them."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def set(self, **sections: list[dict[str, Any]]) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sections))
+        tmp.replace(self.path)  # atomic: the stack never reads half a file
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def faults(stack: dict[str, Any]) -> Iterator[Faults]:
+    rules = Faults(REPO / ".local" / "e2e" / FAULTS_FILE)
+    rules.clear()
+    yield rules
+    rules.clear()
 
 
 class Sample:

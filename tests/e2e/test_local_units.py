@@ -214,3 +214,54 @@ def test_second_stack_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
         second.__enter__()
     assert (tmp_path / "stack.json").exists()  # the running stack's description is untouched
     first._lock.close()
+
+
+def test_fault_rules_match_selectors_count_uses_and_reset_when_the_file_changes(
+    tmp_path: Path,
+) -> None:
+    import json
+    import os
+
+    from local.faults import FaultFile
+
+    path = tmp_path / "faults.json"
+    rules = FaultFile(path)
+    assert rules.take("connections", connectionId="a") is None  # no file: no faults
+    path.write_text(json.dumps({"connections": [{"connectionId": "a", "status": 429, "times": 2}]}))
+    assert rules.take("connections", connectionId="b") is None
+    assert rules.take("connections", connectionId="a") == {
+        "connectionId": "a",
+        "status": 429,
+        "times": 2,
+    }
+    assert rules.take("connections", connectionId="a") is not None
+    assert rules.take("connections", connectionId="a") is None  # used up
+    path.write_text(json.dumps({"connections": [{"status": 500}]}) + " ")
+    os.utime(path, ns=(1, 1))  # a new version even within the clock's resolution
+    assert rules.take("connections", connectionId="z") == {"status": 500}  # no selector: any
+    path.unlink()
+    assert rules.take("connections", connectionId="z") is None
+
+
+def test_moto_authorization_resources_and_operator_key() -> None:
+    from types import SimpleNamespace
+
+    from local import iam
+
+    handler = SimpleNamespace(partition="aws", region="eu-west-1", current_account="111122223333")
+    table = "arn:aws:dynamodb:eu-west-1:111122223333:table/t"
+    assert iam._dynamodb_resource(SimpleNamespace(**vars(handler), body={"TableName": "t"})) == (
+        table
+    )
+    query = {"TableName": "t", "IndexName": "userId-index"}
+    assert iam._dynamodb_resource(SimpleNamespace(**vars(handler), body=query)) == (
+        table + "/index/userId-index"
+    )
+    assert iam._dynamodb_resource(SimpleNamespace(**vars(handler), body={})) == "*"
+    names = '{"Names": ["/app/jwt-secret", "/app/jwt-secret:previous"]}'
+    assert iam._ssm_resource(SimpleNamespace(**vars(handler), body=names)) == (
+        "arn:aws:ssm:eu-west-1:111122223333:parameter/app/jwt-secret"
+    )
+    signed = {"Authorization": "AWS4-HMAC-SHA256 Credential=ASIAXYZ/20261201/eu-west-1/ssm/aws4"}
+    assert iam._access_key(signed) == "ASIAXYZ"
+    assert iam._access_key({}) == ""

@@ -35,6 +35,7 @@ def put_history(
             "createdAt": {"N": str(created)},
             "expiresAt": {"N": str(int(time.time()) + expires_in)},
             "sender": {"S": "backend"},
+            "writtenAt": {"N": str(created)},
         },
     )
     return nid

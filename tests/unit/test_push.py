@@ -30,13 +30,16 @@ def backend(transport: Transport, env: pytest.MonkeyPatch) -> Transport:
     return transport
 
 
-def add_connection(ddb: Any, cid: str, user: str, expires_in: int = 3600) -> None:
+def add_connection(
+    ddb: Any, cid: str, user: str, expires_in: int = 3600, age_seconds: float = 60
+) -> None:
+    """A connection row; by default older than the connect grace period (10 s)."""
     ddb.put_item(
         TableName=CONNECTIONS,
         Item={
             "connectionId": {"S": cid},
             "userId": {"S": user},
-            "connectedAt": {"N": str(envelope.now_ms())},
+            "connectedAt": {"N": str(envelope.now_ms() - int(age_seconds * 1000))},
             "expiresAt": {"N": str(int(time.time()) + expires_in)},
         },
     )

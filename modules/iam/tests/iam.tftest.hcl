@@ -83,7 +83,7 @@ run "least_privilege_statements" {
 
   assert {
     condition = jsondecode(aws_iam_role_policy.this["authorizer"].policy).Statement == [
-      { Sid = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = [var.jwt_secret_parameter_arn] },
+      { Sid = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameters"], Resource = [var.jwt_secret_parameter_arn] },
       { Sid = "WriteOwnLogs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = ["${var.log_group_arns.authorizer}:*"] },
     ]
     error_message = "authorizer may only read its one parameter (no kms without a key)"
@@ -93,7 +93,7 @@ run "least_privilege_statements" {
     condition = jsondecode(aws_iam_role_policy.this["refresh"].policy).Statement == [
       { Sid = "ExtendTokenExpiry", Effect = "Allow", Action = ["dynamodb:UpdateItem"], Resource = [var.connections_table_arn] },
       { Sid = "PostToConnections", Effect = "Allow", Action = ["execute-api:ManageConnections"], Resource = ["arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/POST/@connections/*"] },
-      { Sid = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameter"], Resource = [var.jwt_secret_parameter_arn] },
+      { Sid = "ReadJwtSecret", Effect = "Allow", Action = ["ssm:GetParameters"], Resource = [var.jwt_secret_parameter_arn] },
       { Sid = "WriteOwnLogs", Effect = "Allow", Action = ["logs:CreateLogStream", "logs:PutLogEvents"], Resource = ["${var.log_group_arns.refresh}:*"] },
     ]
     error_message = "refresh may only move a connection's expiry, reply, and read the JWT secret"
