@@ -259,6 +259,10 @@ resource "aws_iam_role" "this" {
   tags                 = var.tags
 
   lifecycle {
+    # A renamed role (v0.1 names had no Region) is created before the old one goes, so the
+    # functions switch roles without a window of failed invocations.
+    create_before_destroy = true
+
     precondition {
       condition     = length("${var.name_prefix}-${each.key}-${var.region}") <= 64
       error_message = "Role name ${var.name_prefix}-${each.key}-${var.region} exceeds IAM's 64 characters: shorten name_prefix."
