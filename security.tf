@@ -39,13 +39,17 @@ resource "aws_cloudwatch_event_target" "sweeper" {
   arn  = aws_lambda_function.this["sweeper"].arn
 }
 
+data "aws_service_principal" "events" {
+  service_name = "events"
+}
+
 resource "aws_lambda_permission" "sweeper_schedule" {
   count = local.sweeper_enabled ? 1 : 0
 
   statement_id  = "AllowEventBridgeSchedule"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this["sweeper"].function_name
-  principal     = "events.amazonaws.com"
+  principal     = data.aws_service_principal.events.name
   source_arn    = aws_cloudwatch_event_rule.sweeper[0].arn
 }
 

@@ -14,6 +14,12 @@ mock_provider "aws" {
   }
 }
 
+# Each service's principal, as the data source answers in the aws partition.
+override_data {
+  target = data.aws_service_principal.events
+  values = { name = "events.amazonaws.com" }
+}
+
 override_resource {
   target          = module.websocket_api.aws_apigatewayv2_api.this[0]
   override_during = plan
