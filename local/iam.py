@@ -63,6 +63,9 @@ def _access_key(headers: Any) -> str:
 def _dynamodb_resource(self: Any) -> str:
     body = self.body if isinstance(self.body, dict) else json.loads(self.body or "{}")
     table = body.get("TableName")
+    items = body.get("RequestItems")
+    if not table and isinstance(items, dict) and len(items) == 1:
+        table = next(iter(items))  # BatchGetItem/BatchWriteItem name their one table here
     if not isinstance(table, str) or not table:
         return "*"
     arn = f"arn:{self.partition}:dynamodb:{self.region}:{self.current_account}:table/{table}"
