@@ -134,7 +134,7 @@ def fcm_payload(mobile: Mobile, notification_id: str) -> dict[str, Any]:
         android["collapse_key"] = mobile.collapse_key
     if mobile.ttl_seconds is not None:
         android["ttl"] = f"{mobile.ttl_seconds}s"
-    android_notification = {}
+    android_notification: dict[str, Any] = {}
     if mobile.sound is not None:
         android_notification["sound"] = mobile.sound
     if mobile.badge is not None:

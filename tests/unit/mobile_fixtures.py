@@ -55,7 +55,7 @@ def received(endpoint_arn: str) -> list[dict[str, Any]]:
     """The SNS messages an endpoint received (moto keeps the raw Message strings)."""
     backend = sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
     endpoint = backend.platform_endpoints.get(endpoint_arn)
-    return [json.loads(m) for m in endpoint.messages] if endpoint else []
+    return [json.loads(m) for m in endpoint.messages.values()] if endpoint else []
 
 
 def device_row(ddb: Any, token: str) -> dict[str, Any] | None:

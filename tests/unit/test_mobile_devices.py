@@ -9,7 +9,7 @@ from typing import Any
 import devices as devices_fn
 import pytest
 from conftest import LambdaContext, http_event
-from mobile_fixtures import device_row, mobile_aws  # noqa: F401 (fixture)
+from mobile_fixtures import device_row
 from wsnotify import clients, config, devices
 
 APNS_TOKEN = "a" * 64
