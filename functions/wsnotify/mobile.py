@@ -32,6 +32,8 @@ MAX_TTL_SECONDS = 2_419_200  # 28 days: FCM's maximum
 MAX_COLLAPSE_KEY_LENGTH = 64  # apns-collapse-id is at most 64 bytes
 MAX_SOUND_LENGTH = 256
 MAX_BADGE = 99_999
+# APNs' own key, ours, and the keys FCM reserves (plus any starting with google or gcm).
+_RESERVED_DATA_KEYS = frozenset({"aps", "notificationId", "from", "message_type", "collapse_key"})
 _ID_PLACEHOLDER = "0" * 26  # a ULID's length: the size check holds for the real id
 
 
@@ -81,9 +83,11 @@ def parse(value: Any) -> Mobile:
     data = value.get("data", {})
     if not isinstance(data, dict):
         raise _invalid("data must be a JSON object")
-    reserved = sorted(k for k in data if k in ("aps", "notificationId"))
+    reserved = sorted(
+        k for k in data if k in _RESERVED_DATA_KEYS or k.startswith(("google", "gcm"))
+    )
     if reserved:
-        raise _invalid(f"data may not use the key(s) {', '.join(reserved)}")
+        raise _invalid(f"data may not use the key(s) {', '.join(reserved[:5])}")
     ttl = value.get("ttlSeconds")
     if ttl is not None and (
         isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL_SECONDS

@@ -199,6 +199,8 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         if broadcast:
             raise _invalid("mobile: broadcasts do not reach devices; name the users")
         mobile_part = mobile.parse(request["mobile"])
+        if mobile_part.mode != "never" and not config.devices_table:
+            raise _invalid("mobile: mobile push is not enabled on this deployment (mobile_push)")
     return PushRequest(user_ids, broadcast, request["message"], persist, ttl, key, mobile_part)
 
 

@@ -157,6 +157,7 @@ def test_other_publish_errors_count_as_failed(
         ({"title": "x", "badge": -1}, "mobile: badge must be an integer 0..99999"),
         ({"title": "x", "data": []}, "mobile: data must be a JSON object"),
         ({"title": "x", "data": {"aps": 1}}, "mobile: data may not use the key(s) aps"),
+        ({"title": "x", "data": {"google.c": 1, "from": 2}}, "key(s) from, google.c"),
         ({"title": "x", "ttlSeconds": 3_000_000}, "mobile: ttlSeconds must be an integer"),
         ({"title": "x", "colour": 1}, "mobile: unknown field(s): colour"),
         ({"title": "x", "data": {"k": "v" * 4000}}, "payload would be"),
@@ -191,3 +192,16 @@ def test_mobile_with_broadcast_or_from_a_client_is_refused(
         "code": "FORBIDDEN",
         "message": "clients may not send mobile notifications",
     }
+
+
+def test_mobile_push_off_is_a_precise_refusal(
+    aws: Any, transport: Transport, env: pytest.MonkeyPatch
+) -> None:
+    env.setenv("CONNECTIONS_ENDPOINT", ENDPOINT)
+    env.delenv("DEVICES_TABLE", raising=False)
+    result = push_to(["alice"], title="x", mode="always")
+    assert result["error"] == {
+        "code": "INVALID_REQUEST",
+        "message": "mobile: mobile push is not enabled on this deployment (mobile_push)",
+    }
+    assert push_to(["alice"], title="x")["mobile"]["targeted"] == 0  # "never" stays harmless
