@@ -531,8 +531,9 @@ variable "http_api" {
   description = <<-EOT
     Settings of the management HTTP API (create_http_api).
     - cors_allow_origins: origins allowed to call /v1/me/* from a browser (exact https:// origins; empty = no CORS,
-      the default; "*" only if you list it). Only GET and the Authorization header are allowed cross-origin, so a
-      browser can never reach the IAM routes.
+      the default; "*" only if you list it). Only GET and the Authorization header are allowed cross-origin (with
+      mobile push also PUT and DELETE, for /v1/me/devices, and Content-Type); a browser cannot sign SigV4, so it can
+      never reach the IAM routes.
     - cors_max_age_seconds: how long browsers cache a preflight (0-86400).
     - default_throttling: stage-wide burst/rate limits per route (requests per second).
     - route_throttling: per-route overrides keyed by route key, e.g. "POST /v1/notifications".
