@@ -19,8 +19,20 @@ locals {
       "DELETE /v1/users/{userId}/connections" = "users"
     },
     local.auth_enabled ? { "GET /v1/me/notifications" = "me" } : {},
+    local.mobile_enabled ? {
+      "PUT /v1/users/{userId}/devices/{token}"    = "devices"
+      "DELETE /v1/users/{userId}/devices/{token}" = "devices"
+      "GET /v1/users/{userId}/devices"            = "devices"
+    } : {},
+    local.mobile_enabled && local.auth_enabled ? {
+      "PUT /v1/me/devices/{token}"    = "devices"
+      "DELETE /v1/me/devices/{token}" = "devices"
+      "GET /v1/me/devices"            = "devices"
+    } : {},
   )
-  http_functions = local.create_http ? toset(values(local.http_routes)) : toset([])
+  # Routes under /v1/me take the end user's token; every other route takes SigV4.
+  http_user_routes = toset([for k in keys(local.http_routes) : k if startswith(split(" ", k)[1], "/v1/me/")])
+  http_functions   = local.create_http ? toset(values(local.http_routes)) : toset([])
 
   # execute-api ARN of each route: {execution_arn}/{stage}/{METHOD}/{path with * for parameters}.
   http_route_arns = local.create_http ? {
@@ -39,13 +51,14 @@ resource "aws_apigatewayv2_api" "http" {
   protocol_type = "HTTP"
   tags          = var.tags
 
-  # API-wide in HTTP APIs; only GET and Authorization are allowed, i.e. the /v1/me routes.
+  # API-wide in HTTP APIs; only the /v1/me methods (GET; PUT and DELETE of devices with mobile
+  # push) and the Authorization header are allowed cross-origin.
   dynamic "cors_configuration" {
     for_each = length(var.http_api.cors_allow_origins) > 0 ? [1] : []
     content {
       allow_origins  = var.http_api.cors_allow_origins
-      allow_methods  = ["GET"]
-      allow_headers  = ["authorization"]
+      allow_methods  = local.mobile_enabled && local.auth_enabled ? ["DELETE", "GET", "PUT"] : ["GET"]
+      allow_headers  = local.mobile_enabled && local.auth_enabled ? ["authorization", "content-type"] : ["authorization"]
       expose_headers = ["x-request-id"]
       max_age        = var.http_api.cors_max_age_seconds
     }
@@ -100,8 +113,8 @@ resource "aws_apigatewayv2_route" "http" {
   api_id             = aws_apigatewayv2_api.http[0].id
   route_key          = each.key
   target             = "integrations/${aws_apigatewayv2_integration.http[each.value].id}"
-  authorization_type = each.value == "me" ? (local.http_jwt_mode ? "JWT" : "CUSTOM") : "AWS_IAM"
-  authorizer_id      = each.value == "me" ? aws_apigatewayv2_authorizer.http[0].id : null
+  authorization_type = contains(local.http_user_routes, each.key) ? (local.http_jwt_mode ? "JWT" : "CUSTOM") : "AWS_IAM"
+  authorizer_id      = contains(local.http_user_routes, each.key) ? aws_apigatewayv2_authorizer.http[0].id : null
 }
 
 resource "aws_cloudwatch_log_group" "http_access" {

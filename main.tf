@@ -17,6 +17,7 @@ locals {
     local.auth_enabled ? ["authorizer", "refresh", "sweeper"] : [],
     var.create_http_api ? ["users"] : [],
     var.create_http_api && local.auth_enabled ? ["me"] : [],
+    length(var.mobile_push.platform_applications) > 0 ? ["devices"] : [],
   ))
   functions = var.create ? local.function_names : toset([])
 
@@ -44,7 +45,8 @@ locals {
       SEND_CONCURRENCY           = tostring(var.push_send_concurrency)
       BROADCAST_SCAN_SEGMENTS    = tostring(var.broadcast_scan_segments)
       IDEMPOTENCY_WINDOW_SECONDS = tostring(var.idempotency_window_seconds)
-    }, local.client_push_settings)
+    }, local.client_push_settings, local.mobile_environment)
+    devices = merge(local.log_level, local.mobile_environment)
     poll = merge(local.tables, local.log_level, {
       CONNECTIONS_ENDPOINT  = module.websocket_api.management_endpoint
       SEND_CONCURRENCY      = tostring(var.push_send_concurrency)
@@ -100,6 +102,7 @@ module "tables" {
   notifications_point_in_time_recovery = var.notifications_point_in_time_recovery
   deletion_protection                  = var.deletion_protection
   create_rate_limits_table             = var.enable_client_push
+  create_devices_table                 = length(var.mobile_push.platform_applications) > 0
   tags                                 = var.tags
 }
 
@@ -112,6 +115,9 @@ module "iam" {
   name_prefix                     = var.name_prefix
   create_authorizer_role          = local.auth_enabled
   http_api_functions              = [for f in ["users", "me"] : f if contains(local.function_names, f)]
+  mobile_push                     = length(var.mobile_push.platform_applications) > 0
+  devices_table_arn               = module.tables.devices_table_arn
+  devices_user_index_arn          = module.tables.devices_user_index_arn
   grant_connection_lookup         = !local.auth_enabled
   region                          = data.aws_region.current.name
   connections_table_arn           = coalesce(module.tables.connections_table_arn, "-")

@@ -97,3 +97,18 @@ output "http_api_route_arns" {
   description = "execute-api:Invoke resource of every HTTP API route, keyed by route key (e.g. \"POST /v1/notifications\"): put them in the IAM policies of backends."
   value       = local.http_route_arns
 }
+
+output "devices_table_name" {
+  description = "Name of the device registry of mobile push, or null when mobile push is off."
+  value       = module.tables.devices_table_name
+}
+
+output "devices_function_name" {
+  description = "Name of the devices function (direct invoke: {\"devices\": {\"action\": \"register\"|\"unregister\"|\"list\", ...}}), or null when mobile push is off."
+  value       = try(aws_lambda_function.this["devices"].function_name, null)
+}
+
+output "platform_application_arns" {
+  description = "SNS platform application ARN per platform (APNS, APNS_SANDBOX, GCM) used by mobile push; empty when off."
+  value       = local.platform_application_arns
+}

@@ -531,8 +531,9 @@ variable "http_api" {
   description = <<-EOT
     Settings of the management HTTP API (create_http_api).
     - cors_allow_origins: origins allowed to call /v1/me/* from a browser (exact https:// origins; empty = no CORS,
-      the default; "*" only if you list it). Only GET and the Authorization header are allowed cross-origin, so a
-      browser can never reach the IAM routes.
+      the default; "*" only if you list it). Only GET and the Authorization header are allowed cross-origin (with
+      mobile push also PUT and DELETE, for /v1/me/devices, and Content-Type); a browser cannot sign SigV4, so it can
+      never reach the IAM routes.
     - cors_max_age_seconds: how long browsers cache a preflight (0-86400).
     - default_throttling: stage-wide burst/rate limits per route (requests per second).
     - route_throttling: per-route overrides keyed by route key, e.g. "POST /v1/notifications".
@@ -565,6 +566,8 @@ variable "http_api" {
     condition = alltrue([
       for k in keys(var.http_api.route_throttling) : contains([
         "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
+        "PUT /v1/me/devices/{token}", "DELETE /v1/me/devices/{token}", "GET /v1/me/devices",
+        "PUT /v1/users/{userId}/devices/{token}", "DELETE /v1/users/{userId}/devices/{token}", "GET /v1/users/{userId}/devices",
       ], k)
     ])
     error_message = "http_api.route_throttling keys must be route keys of the HTTP API, such as \"POST /v1/notifications\"."
@@ -573,6 +576,66 @@ variable "http_api" {
   validation {
     condition     = alltrue([for a in var.http_api.admin_principal_arns : can(regex("^arn:aws[a-zA-Z-]*:(iam|sts)::[0-9]{12}:", a))])
     error_message = "http_api.admin_principal_arns must be IAM user, role or assumed-role ARNs."
+  }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Mobile push through Amazon SNS (README "Mobile push")
+# ---------------------------------------------------------------------------------------------
+
+variable "mobile_push" {
+  type = object({
+    platform_applications = optional(map(object({
+      arn         = optional(string)
+      secret_name = optional(string)
+    })), {})
+    success_sample_rate       = optional(number, 0)
+    failure_feedback_role_arn = optional(string)
+    success_feedback_role_arn = optional(string)
+  })
+  description = <<-EOT
+    Mobile push through Amazon SNS: on when platform_applications names at least one platform. Creates the device
+    registry (a DynamoDB table), the devices function (direct invoke, and the /devices routes of the HTTP API) and
+    lets push reach devices (the request's `mobile` part).
+    - platform_applications: keyed by platform, "APNS", "APNS_SANDBOX" or "GCM" (FCM), each with exactly one of
+      - arn: an existing SNS platform application (recommended: its credentials never enter Terraform state), or
+      - secret_name: a Secrets Manager secret whose JSON holds platform_credential and, as the platform needs,
+        platform_principal, apple_platform_team_id, apple_platform_bundle_id; the module creates the platform
+        application from it, so the credential lands in Terraform state (marked sensitive: protect the state).
+    - success_sample_rate, failure_feedback_role_arn, success_feedback_role_arn: SNS delivery status logging to
+      CloudWatch Logs of the platform applications the module creates (the role SNS assumes to write logs; all
+      failures are logged once a failure role is set, successes sampled at the rate, 0-100 percent). For an
+      application passed by ARN, configure its logging where it is managed.
+  EOT
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for p, app in var.mobile_push.platform_applications :
+      contains(["APNS", "APNS_SANDBOX", "GCM"], p) && ((app.arn == null) != (app.secret_name == null))
+    ])
+    error_message = "mobile_push.platform_applications keys are APNS, APNS_SANDBOX or GCM, each with exactly one of arn or secret_name."
+  }
+
+  validation {
+    condition = alltrue([
+      for p, app in var.mobile_push.platform_applications :
+      app.arn == null || can(regex("^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:[0-9]{12}:app/${p}/[A-Za-z0-9_.-]+$", app.arn))
+    ])
+    error_message = "mobile_push.platform_applications[*].arn must be the ARN of an SNS platform application of that platform (arn:aws:sns:REGION:ACCOUNT:app/PLATFORM/NAME)."
+  }
+
+  validation {
+    condition     = var.mobile_push.success_sample_rate >= 0 && var.mobile_push.success_sample_rate <= 100
+    error_message = "mobile_push.success_sample_rate is a percentage, 0-100."
+  }
+
+  validation {
+    condition = alltrue([
+      for r in [var.mobile_push.failure_feedback_role_arn, var.mobile_push.success_feedback_role_arn] :
+      r == null || can(regex("^arn:aws[a-zA-Z-]*:iam::[0-9]{12}:role/", r))
+    ])
+    error_message = "mobile_push feedback roles must be IAM role ARNs."
   }
 }
 

@@ -19,7 +19,7 @@ from botocore.credentials import Credentials
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
-from local import tokens
+from local import sns_mobile, tokens
 from local.controlplane import aws_client
 from local.stack import Options, Stack
 
@@ -150,6 +150,11 @@ class Demo:
             self.revoke_carol,
         )
         await self.step("bob closes cleanly: $disconnect removes his connection", self.bob_leaves)
+        await self.step(
+            "bob has no live connection: a push with mobile fallback reaches bob's registered "
+            "phone (SNS) and not alice's, whose socket got it",
+            self.mobile_fallback,
+        )
         for ws in self.clients.values():
             await ws.close()
         return self.failed == 0
@@ -278,6 +283,36 @@ class Demo:
             await asyncio.sleep(0.1)
         check(not self.connection_rows("bob"), "bob's row is still there")
         return "close 1000 -> $disconnect -> row deleted"
+
+    async def mobile_fallback(self) -> str:
+        phones = {"alice": ("a1" * 32, "APNS"), "bob": ("fcm-demo-bob-token", "GCM")}
+        for user, (device, platform) in phones.items():
+            body = json.dumps({"platform": platform, "app": "demo"}).encode()
+            token = tokens.mint(self.stack, user)
+            status, answer = await asyncio.to_thread(
+                http_call, self.stack, "PUT", f"/v1/me/devices/{device}", body, token=token
+            )
+            check(status == 200, f"registering {user}'s phone: HTTP {status}: {answer}")
+        result = await self.push(
+            {
+                "userIds": ["alice", "bob"],
+                "message": {"text": "lunch?"},
+                "mobile": {"title": "alice", "body": "lunch?", "mode": "fallback"},
+            }
+        )
+        check(result.get("mobile", {}).get("sent") == 1, f"push answered {result}")
+        await self.receive(self.clients["alice-phone"])
+        view = await asyncio.to_thread(sns_mobile.deliveries, self.stack["aws_endpoint"])
+        got = {
+            endpoint["token"]: len(endpoint["deliveries"])
+            for endpoint in view.values()
+            if endpoint["token"] in (phones["alice"][0], phones["bob"][0])
+        }
+        check(got == {phones["alice"][0]: 0, phones["bob"][0]: 1}, f"phones received {got}")
+        return (
+            f"live delivered {result['delivered']}, mobile {json.dumps(result['mobile'])}; "
+            f"{self.stack['sns_deliveries_url']}: bob's phone 1, alice's phone 0"
+        )
 
 
 def http_call(

@@ -49,7 +49,7 @@ from moto.awslambda.responses import LambdaResponse
 from moto.core.common_types import TYPE_RESPONSE
 from moto.server import main as moto_main
 
-from local import faults, iam
+from local import faults, iam, sns_mobile
 
 Response = responses.ApiGatewayV2Response
 
@@ -290,6 +290,7 @@ def install() -> None:
 
 if __name__ == "__main__":
     install()
+    sns_mobile.install()  # GET /moto-api/local/sns-deliveries: what each phone received
     iam.install_authorization()  # meaningful once the stack switches authorization on
     if (fault_file := faults.FaultFile.from_env()) is not None:
         faults.install_dynamodb_faults(fault_file)

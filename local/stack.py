@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from local import iam, terraform
+from local import iam, sns_mobile, terraform
 from local.motoserver import FAKE_CREDENTIALS, MotoServer
 from local.runtime import BackgroundRuntime, CodeSource, Runtime
 from local.settings import Settings
@@ -42,6 +42,7 @@ class Stack:
         self.moto: MotoServer | None = None
         self.runtime: BackgroundRuntime | None = None
         self.description: dict[str, Any] = {}
+        self.platform_applications: dict[str, str] = {}
         self.timings: dict[str, float] = {}
         self._lock: IO[str] | None = None
 
@@ -81,9 +82,21 @@ class Stack:
             self.say(
                 f"terraform apply {shown} against {moto.endpoint} (log: {logs / 'terraform.log'})"
             )
+            # Mobile push: platform applications with fake credentials (local/sns_mobile.py),
+            # passed to an example that declares mobile_platform_applications; in the Region
+            # of examples/complete (its `region` variable).
+            region = os.environ.get("TF_VAR_region") or "eu-west-1"  # noqa: SIM112 (Terraform's name)
+            self.platform_applications = sns_mobile.create_platform_applications(
+                moto.endpoint, region, "local"
+            )
             try:
                 applied = terraform.apply(
-                    REPO, example, state / "tf", moto.endpoint, logs / "terraform.log"
+                    REPO,
+                    example,
+                    state / "tf",
+                    moto.endpoint,
+                    logs / "terraform.log",
+                    {"mobile_platform_applications": self.platform_applications},
                 )
                 break
             except terraform.TerraformError as exc:
@@ -148,6 +161,9 @@ class Stack:
                 for api in runtime.http_apis
             },
             "connections_url": endpoints.connections_url,
+            # What each SNS platform endpoint (a phone) received: local/sns_mobile.py.
+            "sns_deliveries_url": runtime.aws_endpoint + sns_mobile.PATH,
+            "platform_applications": dict(self.platform_applications),
             "lambda_endpoint": endpoints.lambda_endpoint,
             "aws_endpoint": runtime.aws_endpoint,
             "region": runtime.region,

@@ -178,11 +178,24 @@ def _run(
     return result.stdout.decode()
 
 
-def apply(repo: Path, example: Path, workdir: Path, endpoint: str, log: Path) -> Applied:
+def apply(
+    repo: Path,
+    example: Path,
+    workdir: Path,
+    endpoint: str,
+    log: Path,
+    variables: dict[str, Any] | None = None,
+) -> Applied:
+    """`variables` go to ``local.auto.tfvars.json``, each only if the example declares it."""
     terraform = shutil.which("terraform")
     if terraform is None:
         raise TerraformError("terraform is not installed (see README: Requirements)")
     prepare(example, workdir, endpoint)
+    declared = "\n".join(p.read_text() for p in workdir.glob("*.tf"))
+    given = {
+        k: v for k, v in (variables or {}).items() if re.search(rf'variable\s+"{k}"', declared)
+    }
+    (workdir / "local.auto.tfvars.json").write_text(json.dumps(given, indent=2) + "\n")
     env = terraform_env(repo)
     if not (workdir / ".terraform").is_dir() or not (workdir / ".terraform.lock.hcl").exists():
         _run([terraform, "init", "-input=false", "-no-color"], workdir, env, log)

@@ -52,3 +52,13 @@ output "region" {
   description = "Region of the deployment."
   value       = var.region
 }
+
+output "devices_function_name" {
+  description = "The devices function (mobile push registry; direct invoke {\"devices\": {...}}), or null without mobile push."
+  value       = module.notifications.devices_function_name
+}
+
+output "devices_table_name" {
+  description = "The device registry table, or null without mobile push."
+  value       = module.notifications.devices_table_name
+}

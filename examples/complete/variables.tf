@@ -39,3 +39,9 @@ variable "cors_allow_origins" {
   description = "Browser origins allowed to call the HTTP API's /v1/me routes (empty: no CORS)."
   default     = ["http://localhost:3000"]
 }
+
+variable "mobile_platform_applications" {
+  type        = map(string)
+  description = "Mobile push: ARN of an existing SNS platform application per platform (APNS, APNS_SANDBOX, GCM); empty = no mobile push. The local stack passes applications it created with fake credentials."
+  default     = {}
+}

@@ -49,6 +49,22 @@ def ssm() -> Any:
     return cached(("ssm", "", 0), lambda: session().client("ssm"))
 
 
+def sns() -> Any:
+    """SNS client: device endpoints (devices) and mobile delivery (push, in parallel)."""
+    return cached(
+        ("sns", "", 0),
+        lambda: session().client(
+            "sns",
+            config=BotoConfig(
+                max_pool_connections=64,
+                connect_timeout=3,
+                read_timeout=10,
+                retries={"mode": "standard"},
+            ),
+        ),
+    )
+
+
 def lambda_() -> Any:
     """Lambda client: push asks a consumer's client-push policy function (CLIENT_PUSH_POLICY)."""
     return cached(

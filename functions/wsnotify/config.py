@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from wsnotify.errors import ConfigError
 
@@ -78,6 +79,10 @@ class Config:
     client_history_max_ttl_seconds: int = 86_400
     # IAM principals (user/role ARNs) that may ask the HTTP API for connection ids.
     admin_principal_arns: tuple[str, ...] = ()
+    # Mobile push (issue 11): the device registry and the SNS platform application per platform.
+    devices_table: str = ""
+    devices_user_index: str = "userId-index"
+    platform_applications: dict[str, str] = field(default_factory=dict)
 
     def require(self, field: str) -> str:
         """Return a string setting that this function cannot work without."""
@@ -144,4 +149,29 @@ def load() -> Config:
         admin_principal_arns=tuple(
             a.strip() for a in _str("ADMIN_PRINCIPAL_ARNS").split(",") if a.strip()
         ),
+        devices_table=_str("DEVICES_TABLE"),
+        devices_user_index=_str("DEVICES_USER_INDEX", "userId-index"),
+        platform_applications=_platform_applications(),
     )
+
+
+PLATFORMS = ("APNS", "APNS_SANDBOX", "GCM")
+
+
+def _platform_applications() -> dict[str, str]:
+    """PLATFORM_APPLICATIONS: a JSON object, platform (APNS, APNS_SANDBOX, GCM) => the ARN of
+    its SNS platform application. Only the configured platforms accept devices."""
+    raw = _str("PLATFORM_APPLICATIONS")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError("PLATFORM_APPLICATIONS must be a JSON object") from None
+    if not isinstance(value, dict) or not all(
+        k in PLATFORMS and isinstance(v, str) and v.startswith("arn:") for k, v in value.items()
+    ):
+        raise ConfigError(
+            f"PLATFORM_APPLICATIONS must map {', '.join(PLATFORMS)} to platform application ARNs"
+        )
+    return dict(value)

@@ -162,6 +162,7 @@ class FanoutResult:
     stale: list[str] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     not_attempted: int = 0
+    delivered_ids: list[str] = field(default_factory=list)  # mobile fallback reads it
 
 
 _pool_lock = threading.Lock()
@@ -217,6 +218,7 @@ def fanout(
             outcome = send_one(sender, cid, data)
         if outcome == "ok":
             mine.delivered += 1
+            mine.delivered_ids.append(cid)
         else:
             mine.failed.append({"connectionId": cid, "error": outcome})
 
@@ -235,6 +237,7 @@ def fanout(
     executor = pool(concurrency)
     for part in [f.result() for f in [executor.submit(worker) for _ in range(workers)]]:
         result.delivered += part.delivered
+        result.delivered_ids.extend(part.delivered_ids)
         result.stale.extend(part.stale)
         result.failed.extend(part.failed)
     result.not_attempted = sum(1 for _ in queue)

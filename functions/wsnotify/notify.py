@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from wsnotify import delivery, envelope, idempotency, ids, log, store
+from wsnotify import delivery, envelope, idempotency, ids, log, mobile, store
 from wsnotify.config import Config
 from wsnotify.errors import PAYLOAD_TOO_LARGE, RequestError
 from wsnotify.validation import PushRequest
@@ -75,7 +75,8 @@ def push(
         counts.update(stored=_persist(config, request, sender, notification_id, created_at))
 
     table = config.require("connections_table")
-    connection_ids = _targets(config, table, request)
+    by_user = _targets(config, table, request)
+    connection_ids = [cid for part in by_user for cid in part]
     sender_transport = delivery.get_sender(endpoint, config.send_concurrency)
     young_since_ms = envelope.now_ms() - config.connect_grace_seconds * 1000
     outcome = delivery.fanout(
@@ -107,6 +108,10 @@ def push(
         "notAttempted": outcome.not_attempted,
         "persisted": request.persist,
     }
+    if request.mobile is not None:
+        figures = _mobile(config, request, by_user, outcome, notification_id, deadline)
+        result["mobile"] = figures
+        counts.update({f"mobile{k[0].upper()}{k[1:]}": v for k, v in figures.items()})
     if claim is not None:
         result["repeat"] = claim.repeat
         if not outcome.failed and not outcome.not_attempted:
@@ -145,7 +150,33 @@ def _complete(claim: idempotency.Claim, result: dict[str, Any]) -> None:
         log.exception("idempotency record update failed")
 
 
-def _targets(config: Config, table: str, request: PushRequest) -> list[str]:
+def _mobile(
+    config: Config,
+    request: PushRequest,
+    by_user: list[list[str]],
+    outcome: delivery.FanoutResult,
+    notification_id: str,
+    deadline: float | None,
+) -> dict[str, int]:
+    """The devices' part: every user ("always"), the users none of whose live connections
+    received the frame ("fallback"), nobody ("never")."""
+    mode = request.mobile.mode
+    if mode == "never":
+        users: list[str] = []
+    elif mode == "always":
+        users = list(request.user_ids)
+    else:
+        reached = set(outcome.delivered_ids)
+        users = [
+            user
+            for user, conns in zip(request.user_ids, by_user, strict=True)
+            if not reached.intersection(conns)
+        ]
+    return mobile.send(config, request.mobile, users, notification_id, deadline)
+
+
+def _targets(config: Config, table: str, request: PushRequest) -> list[list[str]]:
+    """Connection ids per user (in request.user_ids order), or per scan segment (broadcast)."""
     if request.broadcast:
         total = config.broadcast_scan_segments
         now_s = int(time.time())
@@ -162,4 +193,4 @@ def _targets(config: Config, table: str, request: PushRequest) -> list[str]:
             list(request.user_ids),
             config.send_concurrency,
         )
-    return [cid for part in parts for cid in part]
+    return parts

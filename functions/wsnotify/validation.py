@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from wsnotify import mobile
 from wsnotify.config import Config
 from wsnotify.errors import FORBIDDEN, INVALID_REQUEST, RequestError
 from wsnotify.ids import is_ulid
@@ -21,7 +22,16 @@ POLL_DEFAULT_LIMIT = 20
 POLL_MAX_LIMIT = 100
 MAX_IDEMPOTENCY_KEY_LENGTH = 128
 _PUSH_FIELDS = frozenset(
-    {"userId", "userIds", "broadcast", "message", "persist", "ttlSeconds", "idempotencyKey"}
+    {
+        "userId",
+        "userIds",
+        "broadcast",
+        "message",
+        "persist",
+        "ttlSeconds",
+        "idempotencyKey",
+        "mobile",
+    }
 )
 _POLL_FIELDS = frozenset({"after", "limit"})
 # The largest integer every JSON consumer reads exactly (JavaScript's Number.MAX_SAFE_INTEGER).
@@ -116,6 +126,7 @@ class PushRequest:
     persist: bool
     ttl_seconds: int
     idempotency_key: str | None = None
+    mobile: Any = None  # wsnotify.mobile.Mobile when the request has a `mobile` part
 
 
 def idempotency_key(value: Any) -> str:
@@ -181,7 +192,16 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         raise _invalid(f"ttlSeconds must be 1..{max_ttl}")
     key = request.get("idempotencyKey")
     key = None if key is None else idempotency_key(key)
-    return PushRequest(user_ids, broadcast, request["message"], persist, ttl, key)
+    mobile_part = None
+    if "mobile" in request:
+        if from_client:
+            raise RequestError(FORBIDDEN, "clients may not send mobile notifications")
+        if broadcast:
+            raise _invalid("mobile: broadcasts do not reach devices; name the users")
+        mobile_part = mobile.parse(request["mobile"])
+        if mobile_part.mode != "never" and not config.devices_table:
+            raise _invalid("mobile: mobile push is not enabled on this deployment (mobile_push)")
+    return PushRequest(user_ids, broadcast, request["message"], persist, ttl, key, mobile_part)
 
 
 @dataclass(frozen=True)

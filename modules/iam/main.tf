@@ -13,6 +13,7 @@ locals {
     ["connect", "disconnect", "push", "poll"],
     var.create_authorizer_role ? ["authorizer", "refresh", "sweeper"] : [],
     var.http_api_functions,
+    var.mobile_push ? ["devices"] : [],
   ))
   roles = var.create ? local.functions : toset([])
 
@@ -72,7 +73,55 @@ locals {
     Resource = [var.connections_table_arn]
   }] : []
 
+  # Mobile push. SNS defines no resource type for platform applications or endpoints in the
+  # Service Authorization Reference (only topics), and a policy naming ARNs an action does not
+  # support denies every call, so the SNS statements need "*" (docs/security.md says what limits
+  # the exposure instead). The DynamoDB side is scoped as usual.
+  mobile_push_statements = var.mobile_push ? [
+    {
+      Sid      = "FindUserDevices"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Query"]
+      Resource = [var.devices_user_index_arn]
+    },
+    {
+      Sid      = "PruneDisabledDevices"
+      Effect   = "Allow"
+      Action   = ["dynamodb:DeleteItem"]
+      Resource = [var.devices_table_arn]
+    },
+    {
+      Sid      = "PublishToDeviceEndpoints"
+      Effect   = "Allow"
+      Action   = ["sns:Publish", "sns:DeleteEndpoint"]
+      Resource = ["*"]
+    },
+  ] : []
+
   function_statements = {
+    devices = concat([
+      {
+        Sid      = "KeepDeviceRegistry"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+        Resource = [var.devices_table_arn]
+      },
+      {
+        Sid      = "ListUserDevices"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Query"]
+        Resource = [var.devices_user_index_arn]
+      },
+      {
+        Sid    = "ManageDeviceEndpoints"
+        Effect = "Allow"
+        Action = [
+          "sns:CreatePlatformEndpoint", "sns:GetEndpointAttributes", "sns:SetEndpointAttributes", "sns:DeleteEndpoint",
+        ]
+        Resource = ["*"]
+      },
+    ], local.table_key)
+
     connect = concat([{
       Sid      = "RegisterConnection"
       Effect   = "Allow"
@@ -139,6 +188,7 @@ locals {
         Resource = [var.async_failure_queue_kms_key_arn]
       }],
       [local.manage_connections, local.close_connections],
+      local.mobile_push_statements,
       local.connection_lookup,
       local.table_key,
     )

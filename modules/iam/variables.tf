@@ -143,3 +143,21 @@ variable "http_api_functions" {
     error_message = "http_api_functions may hold only \"users\" and \"me\"."
   }
 }
+
+variable "mobile_push" {
+  type        = bool
+  description = "Mobile push is on: creates the devices role and lets push read the device registry and publish to SNS endpoints."
+  default     = false
+}
+
+variable "devices_table_arn" {
+  type        = string
+  description = "ARN of the device registry (mobile push), or null."
+  default     = null
+}
+
+variable "devices_user_index_arn" {
+  type        = string
+  description = "ARN of the device registry's userId GSI (mobile push), or null."
+  default     = null
+}

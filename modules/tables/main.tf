@@ -3,6 +3,8 @@ locals {
   # Fixed by docs/architecture.md (CONNECTIONS_USER_INDEX default): not an input.
   user_index_name   = "userId-index"
   expiry_index_name = "tokenExpiresAt-index"
+  # Fixed by docs/architecture.md (DEVICES_USER_INDEX default).
+  devices_user_index_name = "userId-index"
 }
 
 # Live WebSocket connections. Rows are written at $connect and removed at $disconnect; because
@@ -161,6 +163,55 @@ resource "aws_dynamodb_table" "rate_limits" {
 
   point_in_time_recovery {
     enabled = false
+  }
+
+  tags = var.tags
+}
+
+# Device registry of mobile push: one row per device token (a token belongs to one user at a
+# time, so a token registered by another user moves), with its SNS endpoint ARN. Push reads a
+# user's devices through the userId index (all attributes projected: a handful per user).
+resource "aws_dynamodb_table" "devices" {
+  #checkov:skip=CKV_AWS_119:A customer-managed key is optional (kms_key_arn); by default the table is encrypted at rest with the AWS-owned key, which costs nothing at idle.
+  count = var.create && var.create_devices_table ? 1 : 0
+
+  name                        = "${var.name_prefix}-devices"
+  billing_mode                = var.billing_mode
+  read_capacity               = local.provisioned ? var.provisioned_capacity.connections_read : null
+  write_capacity              = local.provisioned ? var.provisioned_capacity.connections_write : null
+  hash_key                    = "token"
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = "token"
+    type = "S"
+  }
+
+  attribute {
+    name = "userId"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = local.devices_user_index_name
+    hash_key        = "userId"
+    projection_type = "ALL"
+    read_capacity   = local.provisioned ? var.provisioned_capacity.index_read : null
+    write_capacity  = local.provisioned ? var.provisioned_capacity.index_write : null
+  }
+
+  dynamic "server_side_encryption" {
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      enabled     = true
+      kms_key_arn = server_side_encryption.value
+    }
+  }
+
+  # Registrations are user data that apps cannot always rebuild at once (a device registers
+  # when the app starts): recoverable like the history.
+  point_in_time_recovery {
+    enabled = var.notifications_point_in_time_recovery
   }
 
   tags = var.tags

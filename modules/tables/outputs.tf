@@ -47,3 +47,23 @@ output "rate_limits_table_arn" {
   description = "ARN of the rate limit table, for IAM policies."
   value       = try(aws_dynamodb_table.rate_limits[0].arn, null)
 }
+
+output "devices_table_name" {
+  description = "Name of the device registry of mobile push (the DEVICES_TABLE environment variable), or null when not created."
+  value       = try(aws_dynamodb_table.devices[0].name, null)
+}
+
+output "devices_table_arn" {
+  description = "ARN of the device registry, for IAM policies."
+  value       = try(aws_dynamodb_table.devices[0].arn, null)
+}
+
+output "devices_user_index_name" {
+  description = "Name of the device registry's GSI keyed by userId (the DEVICES_USER_INDEX environment variable)."
+  value       = length(aws_dynamodb_table.devices) > 0 ? local.devices_user_index_name : null
+}
+
+output "devices_user_index_arn" {
+  description = "ARN of the device registry's userId GSI, for IAM policies that Query it."
+  value       = try("${aws_dynamodb_table.devices[0].arn}/index/${local.devices_user_index_name}", null)
+}

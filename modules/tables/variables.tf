@@ -67,6 +67,12 @@ variable "deletion_protection" {
   default     = false
 }
 
+variable "create_devices_table" {
+  type        = bool
+  description = "Create the device registry of mobile push (`<name_prefix>-devices`)."
+  default     = false
+}
+
 variable "tags" {
   type        = map(string)
   description = "Tags applied to both tables."

@@ -40,10 +40,16 @@ def test_stack_json_names_the_http_api(stack: dict[str, Any]) -> None:
     (described,) = stack["http_apis"].values()
     assert described["url"] == stack["http_api_url"]
     assert described["routes"] == [
+        "DELETE /v1/me/devices/{token}",
         "DELETE /v1/users/{userId}/connections",
+        "DELETE /v1/users/{userId}/devices/{token}",
+        "GET /v1/me/devices",
         "GET /v1/me/notifications",
         "GET /v1/users/{userId}/connections",
+        "GET /v1/users/{userId}/devices",
         "POST /v1/notifications",
+        "PUT /v1/me/devices/{token}",
+        "PUT /v1/users/{userId}/devices/{token}",
     ]
 
 
@@ -186,8 +192,11 @@ def test_cors_preflight_and_answers(stack: dict[str, Any]) -> None:
     )
     assert allowed.status == 204
     assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
-    assert allowed.headers["Access-Control-Allow-Methods"] == "GET"
-    assert allowed.headers["Access-Control-Allow-Headers"] == "authorization"
+    # GET, and with mobile push (on in examples/complete locally) PUT and DELETE of /v1/me/devices.
+    methods = set(allowed.headers["Access-Control-Allow-Methods"].split(","))
+    assert methods == {"GET", "PUT", "DELETE"}
+    headers = set(allowed.headers["Access-Control-Allow-Headers"].split(","))
+    assert headers == {"authorization", "content-type"}
     foreign = api(
         stack,
         "OPTIONS",

@@ -85,6 +85,7 @@ def test_stack_json_describes_the_deployment(stack: dict[str, Any]) -> None:
     assert set(stack["functions"]) == {
         *("authorizer", "connect", "disconnect", "poll", "push", "refresh", "sweeper"),
         *("users", "me"),  # the HTTP API's
+        "devices",  # mobile push (platform applications passed by the local stack)
     }
     assert {"$connect", "$disconnect", "$default", "poll", "push", "refresh"} <= set(
         stack["routes"]

@@ -334,3 +334,6 @@ def http_event(
 class LambdaContext:
     aws_request_id = "lambda-req-1"
     function_name = "push"
+
+
+from mobile_fixtures import mobile_aws  # noqa: E402, F401 (fixture of the mobile push tests)
