@@ -41,10 +41,11 @@ checkov: ## checkov over the repository (own virtualenv: its pins clash with mot
 test-e2e: setup ## End-to-end tests: real WebSocket clients against the local stack
 	$(PY) -m pytest tests/e2e
 
-lint: setup ## ruff (lint + format check) and mypy (functions, local, bench)
+lint: setup ## ruff (lint + format check) and mypy (functions, local, bench, clients/python)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy functions local bench
+	MYPYPATH=clients/python $(PY) -m mypy -p notify_client
 
 docs: setup ## Regenerate the README Inputs/Outputs tables (root and submodules) from the .tf files
 	$(PY) scripts/module_docs.py
