@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help setup test test-unit test-terraform checkov test-e2e lint fmt docs docs-check demo local bench clean
+.PHONY: help setup test test-unit test-terraform checkov test-e2e lint fmt docs docs-check demo local bench browser-check clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -15,10 +15,12 @@ help: ## List the targets
 setup: $(STAMP) ## Create .venv with the pinned dev dependencies (no-op when current)
 
 $(STAMP): requirements-dev.txt
+	@echo "setup: creating $(VENV) and installing the pinned dev dependencies of requirements-dev.txt (once; about a minute, quiet)"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -qq --upgrade pip
 	$(PY) -m pip install -qq -r requirements-dev.txt
 	touch $@
+	@echo "setup: $(VENV) ready"
 
 test: setup ## Run every check: lint, handler tests, terraform checks, checkov, end-to-end tests
 	$(MAKE) --no-print-directory lint
@@ -45,7 +47,7 @@ lint: setup ## ruff (lint + format check) and mypy (functions, local, bench, cli
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy functions local bench
-	MYPYPATH=clients/python $(PY) -m mypy -p notify_client
+	$(PY) -m mypy -p notify_client
 
 docs: setup ## Regenerate the README Inputs/Outputs tables (root and submodules) from the .tf files
 	$(PY) scripts/module_docs.py
@@ -66,6 +68,11 @@ local: setup ## Same stack, left running for interactive use (Ctrl-C tears it do
 
 bench: setup ## Fan-out benchmark on the local stack: table, JSON and plot
 	$(PY) -m bench
+
+browser-check: setup ## The JS client in headless Chromium against the local stack (installs Debian's chromium if missing); screenshot in docs/img
+	@command -v chromium >/dev/null || { echo "browser-check: installing Debian's chromium with apt-get"; \
+	  $$(command -v sudo) apt-get update -qq && $$(command -v sudo) apt-get install -y -qq chromium; }
+	$(PY) scripts/browser_check.py
 
 clean: ## Remove virtualenvs, build output, local state and caches
 	rm -rf $(VENV) .venv-* build .tf-offline .local .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -19,7 +19,7 @@ from botocore.credentials import Credentials
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
-from local import tokens
+from local import demo_client, tokens
 from local.controlplane import aws_client
 from local.stack import Options, Stack
 
@@ -150,6 +150,11 @@ class Demo:
             self.revoke_carol,
         )
         await self.step("bob closes cleanly: $disconnect removes his connection", self.bob_leaves)
+        await self.step(
+            "dave's app uses the Python client (clients/python): it loses the network, "
+            "reconnects with backoff and catches up with poll, without gaps or duplicates",
+            lambda: demo_client.reconnect_and_catch_up(self.stack, self.push, 3 * WAIT_S),
+        )
         for ws in self.clients.values():
             await ws.close()
         return self.failed == 0
@@ -340,4 +345,5 @@ def run(options: Options) -> int:
         say(f"ERROR: {type(exc).__name__}: {exc}")
         return 1
     say(f"{'done' if ok else 'FAILED'} in {time.monotonic() - started:.1f}s")
+    say("stopped: every process the demo started has ended and its ports are free")
     return 0 if ok else 1
