@@ -151,3 +151,40 @@ def test_refused_token_reports_the_status_and_keeps_trying(stack: dict[str, Any]
             await client.poll()
 
     run(body())
+
+
+def test_keepalive_polls_and_rotation_before_the_2_hour_limit(stack: dict[str, Any]) -> None:
+    """Short clocks: a keepalive every 0.5 s of silence, a new connection every 2.5 s."""
+
+    async def body() -> None:
+        rec = Recorder(stack, "pyc-rotate", keepalive_s=0.5, max_connection_s=2.5)
+        sent: list[str] = []
+        async with rec.client:
+            await rec.client.wait_for_state("open", 10)
+            ws = rec.client.connection
+            assert ws is not None
+            original_send = ws.send
+
+            async def spy(message: Any, *args: Any) -> None:
+                sent.append(message)
+                await original_send(message, *args)
+
+            ws.send = spy  # type: ignore[method-assign]
+            one = await apush(stack, {"userId": "pyc-rotate", "message": "one"})
+            await rec.until(1)
+            await asyncio.sleep(2.0)  # keepalives on the first connection, then a rotation
+            await asyncio.wait_for(_until_connects(rec.client, 2), 10)
+            two = await apush(stack, {"userId": "pyc-rotate", "message": "two"})
+            await rec.until(2)
+            await _settle()
+        keepalives = [json_frame for json_frame in sent if '"limit": 1' in json_frame]
+        assert keepalives and any(f'"after": "{one["notificationId"]}"' in k for k in keepalives)
+        assert rec.seen == [one["notificationId"], two["notificationId"]]
+        assert rec.errors == []
+
+    run(body())
+
+
+async def _until_connects(client: NotifyClient, count: int) -> None:
+    while client.connects < count or client.state != "open":
+        await asyncio.sleep(0.05)
