@@ -11,14 +11,23 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from local.settings import Settings
-from local.stack import REPO, Options, Stack
+try:
+    from local.settings import Settings
+    from local.stack import REPO, Options, Stack
+except ModuleNotFoundError as _missing:  # run outside the project's virtualenv
+    sys.exit(
+        f"python -m local: {_missing.name} is not installed for {sys.executable}. Use the "
+        "project's virtualenv (`make setup` creates it), from the repository root:\n"
+        f"  cd {Path(__file__).resolve().parents[1]} && .venv/bin/python -m local "
+        + " ".join(sys.argv[1:])
+    )
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -93,7 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token")
     token.add_argument("user_id")
     token.add_argument("--ttl", type=int, default=3600)
-    token.add_argument("--stack", default=str(REPO / ".local" / "stack.json"))
+    token.add_argument(
+        "--stack",
+        default=os.environ.get("LOCAL_STACK_FILE") or str(REPO / ".local" / "stack.json"),
+        help="the running stack's description (default: $LOCAL_STACK_FILE or .local/stack.json)",
+    )
     return parser
 
 
@@ -241,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             print(_usage(stack.description, _demo_token(stack.description, "alice")), flush=True)
             _wait_for_signal()
             say("stopping")
+        say("stopped: every process ended, every port is free")
     except KeyboardInterrupt:
         say("interrupted")
         return 130

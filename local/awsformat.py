@@ -9,6 +9,7 @@ import json
 import re
 import secrets
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -84,3 +85,26 @@ class AccessLog:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+def connect_headers(
+    request: web.Request, domain_name: str
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """A WebSocket client's $connect headers as API Gateway's front end passes them on: Host and
+    the X-Forwarded-* headers are its own, a trace id is added when the client sent none."""
+    front_end = {
+        "Host": domain_name,
+        "X-Forwarded-For": request.remote or "127.0.0.1",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    replaced = {key.lower() for key in front_end}
+    multi: dict[str, list[str]] = {}
+    for key, value in request.headers.items():
+        if key.lower() not in replaced:
+            multi.setdefault(key, []).append(value)
+    if not any(key.lower() == "x-amzn-trace-id" for key in multi):
+        multi["X-Amzn-Trace-Id"] = [f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"]
+    multi.update({key: [value] for key, value in front_end.items()})
+    # The single-value map keeps the last value of a repeated header, as API Gateway does.
+    return {key: values[-1] for key, values in multi.items()}, multi

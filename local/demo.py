@@ -19,7 +19,7 @@ from botocore.credentials import Credentials
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
-from local import sns_mobile, tokens
+from local import demo_client, sns_mobile, tokens
 from local.controlplane import aws_client
 from local.stack import Options, Stack
 
@@ -154,6 +154,11 @@ class Demo:
             "bob has no live connection: a push with mobile fallback reaches bob's registered "
             "phone (SNS) and not alice's, whose socket got it",
             self.mobile_fallback,
+        )
+        await self.step(
+            "dave's app uses the Python client (clients/python): it loses the network, "
+            "reconnects with backoff and catches up with poll, without gaps or duplicates",
+            lambda: demo_client.reconnect_and_catch_up(self.stack, self.push, 3 * WAIT_S),
         )
         for ws in self.clients.values():
             await ws.close()
@@ -375,4 +380,5 @@ def run(options: Options) -> int:
         say(f"ERROR: {type(exc).__name__}: {exc}")
         return 1
     say(f"{'done' if ok else 'FAILED'} in {time.monotonic() - started:.1f}s")
+    say("stopped: every process the demo started has ended and its ports are free")
     return 0 if ok else 1

@@ -144,8 +144,8 @@ class Runtime:
                 # interpreter is the project venv, whose site-packages has the same packages
                 # (requirements-dev.txt pins them) built for this machine.
                 self.layer_notes[arn] = (
-                    f"not loadable on this machine ({foreign.name}); "
-                    "the venv's site-packages serves its packages"
+                    f"built for Lambda's CPU, not loadable here ({foreign.name}); the venv's "
+                    "site-packages serves its packages (expected on x86 machines: not a problem)"
                 )
                 log.info("layer %s: %s", arn, self.layer_notes[arn])
                 continue

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_MESSAGE_BYTES = 128 * 1024  # API Gateway's WebSocket message payload limit
+MAX_FRAME_BYTES = 32 * 1024  # API Gateway's WebSocket frame limit (client frames over it: 1009)
 MAX_INVOKE_PAYLOAD = 6 * 1024 * 1024  # Lambda's synchronous request payload limit
 
 
@@ -16,6 +17,7 @@ class Settings:
     max_duration_s: float = 7200.0  # API Gateway: 2 hours
     connections_latency_ms: float = 0.0  # injected per @connections call (benchmarks)
     max_message_bytes: int = MAX_MESSAGE_BYTES
+    max_frame_bytes: int = MAX_FRAME_BYTES
     send_timeout_s: float = 10.0
     # API Gateway does not guarantee $disconnect: False drops it after an abrupt client drop
     # (close 1006), which leaves a stale row for the 410 pruning path to clean up.

@@ -80,7 +80,9 @@ class Stack:
 
             t0 = time.monotonic()
             self.say(
-                f"terraform apply {shown} against {moto.endpoint} (log: {logs / 'terraform.log'})"
+                f"terraform apply {shown} against {moto.endpoint}: zips the functions and "
+                f"builds the authorizer layer with pip, about a minute "
+                f"(log: {logs / 'terraform.log'})"
             )
             # Mobile push: platform applications with fake credentials (local/sns_mobile.py),
             # passed to an example that declares mobile_platform_applications; in the Region
@@ -185,7 +187,7 @@ class Stack:
                 "audience": env.get("JWT_AUDIENCE") or None,
                 "claims": "sub = the user id; exp required",
                 "sources": "?token=<jwt> or Sec-WebSocket-Protocol: notify.v1, <jwt>",
-                "mint": "python -m local token <userId>",
+                "mint": f"cd {REPO} && .venv/bin/python -m local token <userId>",
             },
             "settings": {
                 "idle_timeout_s": self.options.settings.idle_timeout_s,

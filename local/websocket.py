@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from local import templates
 from local.authorizers import identity_value, run_request_authorizer
-from local.awsformat import AccessLog, api_gateway_id, clf, now_ms
+from local.awsformat import AccessLog, api_gateway_id, clf, connect_headers, now_ms
 from local.controlplane import Api, Integration
 from local.lambdas import InvokeResult
 from local.registries import BackgroundTasks, Connection, ConnectionRegistry, FunctionRegistry
@@ -145,7 +144,7 @@ class WebSocketGateway:
             user_agent=request.headers.get("User-Agent"),
             authorizer=None,
         )
-        headers, multi_headers = self._connect_headers(request)
+        headers, multi_headers = connect_headers(request, self.api.domain_name)
         event: dict[str, Any] = {"headers": headers, "multiValueHeaders": multi_headers}
         if request.query_string:
             query: dict[str, str] = {}
@@ -180,31 +179,21 @@ class WebSocketGateway:
             autoping=True,
             compress=False,
         )
-        await ws.prepare(request)
+        try:
+            if request.transport is None or request.transport.is_closing():
+                raise ConnectionResetError("the client left during $connect")
+            await ws.prepare(request)
+        except ConnectionError:
+            # The client left while $connect ran: no traceback. $connect succeeded, so its
+            # handler may have stored the connection: $disconnect lets it remove what it wrote
+            # (a refused $connect returned above and stored nothing).
+            log.info("%s left during $connect: $disconnect without a socket", conn.id)
+            self.tasks.spawn(self._on_disconnect(conn, 1006, "Connection closed abnormally"))
+            return ws
         conn.ws = ws
         self.connections.add(conn)
         await self._serve(conn)
         return ws
-
-    def _connect_headers(self, request: web.Request) -> tuple[dict[str, str], dict[str, list[str]]]:
-        """The client's headers as API Gateway's front end passes them on: Host and the
-        X-Forwarded-* headers are its own, a trace id is added when the client sent none."""
-        front_end = {
-            "Host": self.api.domain_name,
-            "X-Forwarded-For": request.remote or "127.0.0.1",
-            "X-Forwarded-Port": "443",
-            "X-Forwarded-Proto": "https",
-        }
-        replaced = {key.lower() for key in front_end}
-        multi: dict[str, list[str]] = {}
-        for key, value in request.headers.items():
-            if key.lower() not in replaced:
-                multi.setdefault(key, []).append(value)
-        if not any(key.lower() == "x-amzn-trace-id" for key in multi):
-            multi["X-Amzn-Trace-Id"] = [f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]}"]
-        multi.update({key: [value] for key, value in front_end.items()})
-        # The single-value map keeps the last value of a repeated header, as API Gateway does.
-        return {key: values[-1] for key, values in multi.items()}, multi
 
     async def _authorize(self, conn: Connection, event: dict[str, Any], ctx: dict[str, Any]) -> int:
         """The $connect REQUEST authorizer: 200 to go on, or the status the client sees."""
@@ -271,6 +260,10 @@ class WebSocketGateway:
         try:
             while True:
                 msg = await ws.receive()
+                if msg.type == WSMsgType.TEXT and self._frame_too_big(conn, msg.data):
+                    close = conn.server_close = (1009, "Message too big")
+                    await ws.close(code=close[0], message=close[1].encode())
+                    break
                 if msg.type == WSMsgType.TEXT:
                     conn.last_active = time.monotonic()
                     conn.last_active_ms = now_ms()
@@ -301,6 +294,17 @@ class WebSocketGateway:
                 self.tasks.spawn(self._on_disconnect(conn, code, reason))
             else:
                 log.info("dropped the $disconnect of %s (abnormal closure)", conn.id)
+
+    def _frame_too_big(self, conn: Connection, text: str) -> bool:
+        """API Gateway closes (1009) a connection whose client sends a frame over 32 KB. Messages
+        arrive here reassembled: one over the limit counts as one frame (what browsers send)."""
+        limit = self.settings.max_frame_bytes
+        if len(text) * 4 <= limit or (size := len(text.encode())) <= limit:
+            return False
+        log.warning(
+            "closing %s (1009): a %d-byte client frame, over AWS's %d", conn.id, size, limit
+        )
+        return True
 
     async def _on_message(self, conn: Connection, body: str) -> None:
         now = now_ms()
