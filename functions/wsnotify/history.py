@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from wsnotify import envelope, ids, store
@@ -62,6 +64,36 @@ def page(
     return envelope.history(request_id, late + items, next_cursor)
 
 
+@dataclass(frozen=True)
+class _Cut:
+    """The page budget ran out before the partition did: continue after this id (every row up
+    to it was returned or has expired)."""
+
+    after: str
+
+
+def _rows_after(
+    table: str, user_id: str, request: PollRequest, now_s: int, counts: dict[str, Any]
+) -> Iterator[dict[str, Any] | _Cut]:
+    """Unexpired rows strictly after the cursor, oldest first, over at most MAX_QUERY_PAGES
+    DynamoDB pages (fetched lazily: a caller that stops early reads no more); a `_Cut` last when
+    the pages ran out. `counts["pages"]` says how many were read."""
+    start_key: dict[str, Any] | None = None
+    for pages in range(1, MAX_QUERY_PAGES + 1):
+        # The first page asks for one extra item, which tells whether another page exists.
+        limit = request.limit + 1 if pages == 1 else LATER_PAGE_ITEMS
+        rows, evaluated_to = store.history_page(
+            table, user_id, request.after, now_s, limit, start_key
+        )
+        counts["pages"] = pages
+        yield from rows
+        if evaluated_to is None:
+            return
+        if pages == MAX_QUERY_PAGES:
+            yield _Cut(evaluated_to)
+        start_key = {"userId": {"S": user_id}, "notificationId": {"S": evaluated_to}}
+
+
 def _after_cursor(
     table: str,
     user_id: str,
@@ -76,43 +108,29 @@ def _after_cursor(
     last_id: str | None = None
     more = False
     skipped = 0
-    pages = 0
-    start_key: dict[str, Any] | None = None
-    while pages < MAX_QUERY_PAGES:
-        # One extra item tells whether another page exists.
-        limit = request.limit + 1 - len(items) if pages == 0 else LATER_PAGE_ITEMS
-        rows, evaluated_to = store.history_page(
-            table, user_id, request.after, now_s, limit, start_key
-        )
-        pages += 1
-        for row in rows:
-            if len(items) == request.limit:
-                more = True
-                break
-            data = envelope.dumps(_notification(row))
-            if len(data) > budget:
-                # Cannot fit in any frame (push keeps notifications smaller, so this is a row
-                # written by something else): step over it rather than block the history forever.
-                skipped += 1
-                last_id = row["notificationId"]["S"]
-                more = True
-                break
-            cost = len(data) + (1 if items else 0)
-            if used + cost > budget:
-                more = True
-                break
-            items.append(data)
-            used += cost
-            last_id = row["notificationId"]["S"]
-        if more or evaluated_to is None:
+    for row in _rows_after(table, user_id, request, now_s, counts):
+        if isinstance(row, _Cut):
+            more, last_id = True, row.after
             break
-        start_key = {"userId": {"S": user_id}, "notificationId": {"S": evaluated_to}}
-        if pages == MAX_QUERY_PAGES:
-            # Out of pages with the partition not done: continue after what was evaluated
-            # (every row up to there was returned or has expired).
+        if len(items) == request.limit:
             more = True
-            last_id = evaluated_to
-    counts.update(items=len(items), skipped=skipped, more=more, pages=pages)
+            break
+        data = envelope.dumps(_notification(row))
+        if len(data) > budget:
+            # Cannot fit in any frame (push keeps notifications smaller, so this is a row
+            # written by something else): step over it rather than block the history forever.
+            skipped += 1
+            last_id = row["notificationId"]["S"]
+            more = True
+            break
+        cost = len(data) + (1 if items else 0)
+        if used + cost > budget:
+            more = True
+            break
+        items.append(data)
+        used += cost
+        last_id = row["notificationId"]["S"]
+    counts.update(items=len(items), skipped=skipped, more=more)
     return items, used, last_id if more else None
 
 
@@ -139,31 +157,19 @@ def listing(
     used = 0
     last_id: str | None = None
     more = False
-    now_s = int(time.time())
-    start_key: dict[str, Any] | None = None
-    pages = 0
-    while pages < MAX_QUERY_PAGES:
-        limit = request.limit + 1 - len(notifications) if pages == 0 else LATER_PAGE_ITEMS
-        rows, evaluated_to = store.history_page(
-            table, user_id, request.after, now_s, limit, start_key
-        )
-        pages += 1
-        for row in rows:
-            if len(notifications) == request.limit:
-                more = True
-                break
-            value = _notification(row)
-            used += len(envelope.dumps(value))
-            if notifications and used > MAX_LISTING_BYTES:
-                more = True
-                break
-            notifications.append(value)
-            last_id = row["notificationId"]["S"]
-        if more or evaluated_to is None:
+    for row in _rows_after(table, user_id, request, int(time.time()), counts):
+        if isinstance(row, _Cut):
+            more, last_id = True, row.after
             break
-        start_key = {"userId": {"S": user_id}, "notificationId": {"S": evaluated_to}}
-        if pages == MAX_QUERY_PAGES:
+        if len(notifications) == request.limit:
             more = True
-            last_id = evaluated_to
-    counts.update(items=len(notifications), more=more, pages=pages)
+            break
+        value = _notification(row)
+        used += len(envelope.dumps(value))
+        if notifications and used > MAX_LISTING_BYTES:
+            more = True
+            break
+        notifications.append(value)
+        last_id = row["notificationId"]["S"]
+    counts.update(items=len(notifications), more=more)
     return {"ok": True, "notifications": notifications, "next": last_id if more else None}

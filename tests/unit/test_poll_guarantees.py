@@ -12,6 +12,34 @@ from conftest import DOMAIN, NOTIFICATIONS, STAGE, Transport
 from test_poll import do_poll, put_history
 from test_push import DynamoProxy
 from wsnotify import clients, history, ids, store
+from wsnotify.validation import PollRequest
+
+
+def test_the_http_listing_is_bounded_the_same_way(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(1000):
+        put_history(aws, "alice", "gone", expires_in=-60)
+    live = put_history(aws, "alice", "live")
+    queries: list[dict[str, Any]] = []
+
+    def counting(real: Any, **kw: Any) -> Any:
+        queries.append(kw)
+        return real.query(**kw)
+
+    monkeypatch.setattr(clients, "dynamodb", lambda: DynamoProxy(aws, query=counting))
+    after = None
+    for _ in range(10):
+        before = len(queries)
+        request = PollRequest(after=after, limit=1)
+        document = history.listing(NOTIFICATIONS, "alice", request, {})
+        assert len(queries) - before <= history.MAX_QUERY_PAGES
+        if document["notifications"]:
+            assert [n["id"] for n in document["notifications"]] == [live]
+            return
+        after = document["next"]
+        assert after is not None, "an unfinished partition must hand back a cursor"
+    raise AssertionError("the live notification was never reached")
 
 
 def test_expired_rows_cost_a_bounded_number_of_queries_and_the_cursor_moves_on(
