@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import authorizer
@@ -55,6 +56,8 @@ def reply(transport: Transport) -> dict[str, Any]:
 
 def test_rate_limit_answers_rate_limited(clients_push: Transport, env: pytest.MonkeyPatch) -> None:
     env.setenv("CLIENT_PUSH_RATE_LIMIT", "3")
+    # One fixed window for all four pushes: a real clock may cross a window boundary mid-test.
+    env.setattr(client_push, "time", SimpleNamespace(time=lambda: 1_000_020.0))
     for _ in range(3):
         send({"userId": "bob", "message": "hi", "persist": False})
         assert reply(clients_push)["type"] == "ack"
