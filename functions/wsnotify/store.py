@@ -75,9 +75,21 @@ def extend_token_expiry(
     return True
 
 
+def _connection_ids(operation: str, kwargs: dict[str, Any]) -> list[str]:
+    """Every page of a Query or Scan that projects connectionId (kwargs gains the page keys)."""
+    ids: list[str] = []
+    call = getattr(clients.dynamodb(), operation)
+    while True:
+        page = call(**kwargs)
+        ids.extend(item["connectionId"]["S"] for item in page.get("Items", []))
+        last = page.get("LastEvaluatedKey")
+        if not last:
+            return ids
+        kwargs["ExclusiveStartKey"] = last
+
+
 def expired_connections(table: str, index: str, shard: str, now_s: int) -> list[str]:
     """Connection ids of one shard of the expiry index whose token expired at or before now."""
-    ids: list[str] = []
     kwargs: dict[str, Any] = {
         "TableName": table,
         "IndexName": index,
@@ -85,13 +97,7 @@ def expired_connections(table: str, index: str, shard: str, now_s: int) -> list[
         "ExpressionAttributeValues": {":s": {"S": shard}, ":now": {"N": str(now_s)}},
         "ProjectionExpression": "connectionId",
     }
-    while True:
-        page = clients.dynamodb().query(**kwargs)
-        ids.extend(item["connectionId"]["S"] for item in page.get("Items", []))
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            return ids
-        kwargs["ExclusiveStartKey"] = last
+    return _connection_ids("query", kwargs)
 
 
 def delete_connection(table: str, connection_id: str) -> None:
@@ -135,7 +141,6 @@ def user_connections(table: str, index: str, user_id: str, now_s: int | None = N
     """The connection ids of a user: GSI Query, all pages. With `now_s`, only connections whose
     token has not expired (the index projects tokenExpiresAt): a push never reaches a socket
     that outlived its token, even before the sweeper closes it."""
-    ids: list[str] = []
     kwargs: dict[str, Any] = {
         "TableName": table,
         "IndexName": index,
@@ -146,18 +151,11 @@ def user_connections(table: str, index: str, user_id: str, now_s: int | None = N
     if now_s is not None:
         kwargs["FilterExpression"] = _UNEXPIRED_CREDENTIALS
         kwargs["ExpressionAttributeValues"][":now"] = {"N": str(now_s)}
-    while True:
-        page = clients.dynamodb().query(**kwargs)
-        ids.extend(item["connectionId"]["S"] for item in page.get("Items", []))
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            return ids
-        kwargs["ExclusiveStartKey"] = last
+    return _connection_ids("query", kwargs)
 
 
 def scan_segment(table: str, segment: int, total: int, now_s: int) -> list[str]:
     """One segment of a parallel Scan of live connections (broadcast only), all pages."""
-    ids: list[str] = []
     kwargs: dict[str, Any] = {
         "TableName": table,
         "Segment": segment,
@@ -168,13 +166,7 @@ def scan_segment(table: str, segment: int, total: int, now_s: int) -> list[str]:
         ),
         "ExpressionAttributeValues": {":now": {"N": str(now_s)}},
     }
-    while True:
-        page = clients.dynamodb().scan(**kwargs)
-        ids.extend(item["connectionId"]["S"] for item in page.get("Items", []))
-        last = page.get("LastEvaluatedKey")
-        if not last:
-            return ids
-        kwargs["ExclusiveStartKey"] = last
+    return _connection_ids("scan", kwargs)
 
 
 def put_notification(
