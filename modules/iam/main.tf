@@ -26,7 +26,7 @@ locals {
     Resource = [local.manage_connections_arn]
   }
 
-  # DeleteConnection: revocation (push) and the token-expiry sweeper.
+  # DeleteConnection: revocation (push, the HTTP API's users) and the token-expiry sweeper.
   close_connections = {
     Sid      = "CloseConnections"
     Effect   = "Allow"
@@ -257,12 +257,7 @@ locals {
         Action   = ["dynamodb:DeleteItem"]
         Resource = [var.connections_table_arn]
       },
-      {
-        Sid      = "CloseConnections"
-        Effect   = "Allow"
-        Action   = ["execute-api:ManageConnections"]
-        Resource = ["${var.api_execution_arn}/${var.stage_name}/DELETE/@connections/*"]
-      },
+      local.close_connections,
     ], local.table_key)
 
     me = concat([{
