@@ -15,12 +15,8 @@ from wsnotify import clients, history, ids, store
 from wsnotify.validation import PollRequest
 
 
-def test_the_http_listing_is_bounded_the_same_way(
-    aws: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for _ in range(1000):
-        put_history(aws, "alice", "gone", expires_in=-60)
-    live = put_history(aws, "alice", "live")
+def count_queries(aws: Any, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every DynamoDB Query the code under test makes, from now on."""
     queries: list[dict[str, Any]] = []
 
     def counting(real: Any, **kw: Any) -> Any:
@@ -28,6 +24,16 @@ def test_the_http_listing_is_bounded_the_same_way(
         return real.query(**kw)
 
     monkeypatch.setattr(clients, "dynamodb", lambda: DynamoProxy(aws, query=counting))
+    return queries
+
+
+def test_the_http_listing_is_bounded_the_same_way(
+    aws: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(1000):
+        put_history(aws, "alice", "gone", expires_in=-60)
+    live = put_history(aws, "alice", "live")
+    queries = count_queries(aws, monkeypatch)
     after = None
     for _ in range(10):
         before = len(queries)
@@ -48,13 +54,7 @@ def test_expired_rows_cost_a_bounded_number_of_queries_and_the_cursor_moves_on(
     for _ in range(1000):
         put_history(aws, "alice", "gone", expires_in=-60)  # expired, not yet removed by TTL
     live = put_history(aws, "alice", "live")
-    queries: list[dict[str, Any]] = []
-
-    def counting(real: Any, **kw: Any) -> Any:
-        queries.append(kw)
-        return real.query(**kw)
-
-    monkeypatch.setattr(clients, "dynamodb", lambda: DynamoProxy(aws, query=counting))
+    queries = count_queries(aws, monkeypatch)
     cursor = None
     polls = 0
     while True:
