@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnotify import auth, client_push, config, log
+from wsnotify import auth, client_push, config, log, topics
 from wsnotify.errors import ConfigError
 
 
@@ -52,9 +52,21 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             inv.set(pushRecipients="absent, malformed or too large: may message nobody")
         else:
             passed_on[client_push.CONTEXT_KEY] = recipients
+    http_context: dict[str, Any] = {"userId": identity.user_id}
+    if cfg.topics_claim:
+        # What is left of the context budget after pushRecipients (API Gateway's 8 KB).
+        used = len(str(passed_on.get(client_push.CONTEXT_KEY, "")).encode())
+        patterns = topics.patterns_for_context(
+            identity.claims, cfg.topics_claim, client_push.MAX_CONTEXT_BYTES - used
+        )
+        if patterns is None:
+            inv.set(topicPatterns="absent, malformed or too large: no topic by claim")
+        else:
+            passed_on[topics.CONTEXT_KEY] = patterns
+            http_context[topics.CONTEXT_KEY] = patterns
     inv.emit()
     if http:
-        return {"isAuthorized": True, "context": {"userId": identity.user_id}}
+        return {"isAuthorized": True, "context": http_context}
     return {
         "principalId": identity.user_id,
         "policyDocument": {

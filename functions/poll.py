@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnotify import events, history, log, routes
+from wsnotify import events, history, log, routes, topics
 from wsnotify.config import Config
 from wsnotify.errors import FORBIDDEN, RequestError
 from wsnotify.validation import poll_request
@@ -23,6 +23,21 @@ def _poll(cfg: Config, event: dict[str, Any], inv: log.Invocation, body: dict[st
         raise RequestError(FORBIDDEN, "no authenticated user on this connection")
     inv.set(userId=user, limit=request.limit)
     counts: dict[str, Any] = {}
+    if request.topic is not None:
+        # A topic's history, stored once for every subscriber: subscribers only.
+        topic = topics.readable_history(cfg, request.topic, user)
+        inv.set(topic=topic.name)
+        frame = history.page(
+            cfg.require("topic_history_table"),
+            topic.name,
+            request,
+            inv.request_id,
+            counts,
+            cfg.poll_lookback_seconds,
+            key="topic",
+        )
+        inv.set(**counts)
+        return frame
     frame = history.page(
         cfg.require("notifications_table"),
         user,

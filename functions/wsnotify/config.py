@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from wsnotify.errors import ConfigError
 
@@ -83,6 +84,14 @@ class Config:
     devices_table: str = ""
     devices_user_index: str = "userId-index"
     platform_applications: dict[str, str] = field(default_factory=dict)
+    # Topics (issue 12): subscriptions, per-topic history, namespaces (wsnotify.topics).
+    subscriptions_table: str = ""
+    subscriptions_user_index: str = "userId-index"
+    topic_history_table: str = ""
+    topic_namespaces: dict[str, Any] = field(default_factory=dict)
+    # The claim listing a user's topic patterns; set (by Terraform) where topics are on. The
+    # authorizer copies it into its context only when set.
+    topics_claim: str = ""
 
     def require(self, field: str) -> str:
         """Return a string setting that this function cannot work without."""
@@ -152,6 +161,11 @@ def load() -> Config:
         devices_table=_str("DEVICES_TABLE"),
         devices_user_index=_str("DEVICES_USER_INDEX", "userId-index"),
         platform_applications=_platform_applications(),
+        subscriptions_table=_str("SUBSCRIPTIONS_TABLE"),
+        subscriptions_user_index=_str("SUBSCRIPTIONS_USER_INDEX", "userId-index"),
+        topic_history_table=_str("TOPIC_HISTORY_TABLE"),
+        topic_namespaces=_topic_namespaces(),
+        topics_claim=_str("TOPICS_CLAIM"),
     )
 
 
@@ -174,4 +188,20 @@ def _platform_applications() -> dict[str, str]:
         raise ConfigError(
             f"PLATFORM_APPLICATIONS must map {', '.join(PLATFORMS)} to platform application ARNs"
         )
+    return dict(value)
+
+
+def _topic_namespaces() -> dict[str, Any]:
+    """TOPIC_NAMESPACES: a JSON object, namespace (key "" is the default namespace of topics
+    without a colon) => {"self_subscribe": bool, "history": bool, "history_ttl_seconds": int}.
+    Parsed into wsnotify.topics.Namespace by that module; only the shape is checked here."""
+    raw = _str("TOPIC_NAMESPACES")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError("TOPIC_NAMESPACES must be a JSON object") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ConfigError("TOPIC_NAMESPACES must map namespaces to objects of options")
     return dict(value)

@@ -25,14 +25,19 @@ def dumps(value: Any) -> bytes:
     )
 
 
-def notification(notification_id: str, created_at: int, data: Any, sender: str) -> dict[str, Any]:
-    return {
+def notification(
+    notification_id: str, created_at: int, data: Any, sender: str, topic: str | None = None
+) -> dict[str, Any]:
+    value = {
         "type": "notification",
         "id": notification_id,
         "createdAt": created_at,
         "data": data,
         "sender": sender,
     }
+    if topic is not None:  # a topic push: the subscriber learns which subscription it came by
+        value["topic"] = topic
+    return value
 
 
 def ack(request_id: str, result: dict[str, Any]) -> bytes:

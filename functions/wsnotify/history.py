@@ -34,12 +34,15 @@ def page(
     request_id: str,
     counts: dict[str, Any],
     lookback_seconds: int = 0,
+    key: str = "userId",
 ) -> bytes:
     """The caller's history strictly after the cursor, oldest first, as one history frame,
-    preceded by the late-written items of the lookback window (ids the client may have seen)."""
+    preceded by the late-written items of the lookback window (ids the client may have seen).
+    `key` names the partition key: `userId` (notifications table), or `topic` (topic-history
+    table, where `user_id` is the topic)."""
     budget = envelope.MAX_FRAME_BYTES - len(envelope.history_prefix(request_id)) - _MAX_TAIL
     now_s = int(time.time())
-    items, used, next_cursor = _after_cursor(table, user_id, request, now_s, budget, counts)
+    items, used, next_cursor = _after_cursor(table, user_id, request, now_s, budget, counts, key)
     late: list[bytes] = []
     if request.after and lookback_seconds > 0:
         cursor_ms = ids.time_ms(request.after)
@@ -51,6 +54,7 @@ def page(
             cursor_ms,
             now_s,
             LOOKBACK_QUERY_PAGES,
+            key,
         )
         # The page proper comes first (it moves the cursor); late items fill what is left.
         for row in rows[: request.limit]:
@@ -73,7 +77,12 @@ class _Cut:
 
 
 def _rows_after(
-    table: str, user_id: str, request: PollRequest, now_s: int, counts: dict[str, Any]
+    table: str,
+    user_id: str,
+    request: PollRequest,
+    now_s: int,
+    counts: dict[str, Any],
+    key: str = "userId",
 ) -> Iterator[dict[str, Any] | _Cut]:
     """Unexpired rows strictly after the cursor, oldest first, over at most MAX_QUERY_PAGES
     DynamoDB pages (fetched lazily: a caller that stops early reads no more); a `_Cut` last when
@@ -83,7 +92,7 @@ def _rows_after(
         # The first page asks for one extra item, which tells whether another page exists.
         limit = request.limit + 1 if pages == 1 else LATER_PAGE_ITEMS
         rows, evaluated_to = store.history_page(
-            table, user_id, request.after, now_s, limit, start_key
+            table, user_id, request.after, now_s, limit, start_key, key
         )
         counts["pages"] = pages
         yield from rows
@@ -91,7 +100,7 @@ def _rows_after(
             return
         if pages == MAX_QUERY_PAGES:
             yield _Cut(evaluated_to)
-        start_key = {"userId": {"S": user_id}, "notificationId": {"S": evaluated_to}}
+        start_key = {key: {"S": user_id}, "notificationId": {"S": evaluated_to}}
 
 
 def _after_cursor(
@@ -101,6 +110,7 @@ def _after_cursor(
     now_s: int,
     budget: int,
     counts: dict[str, Any],
+    key: str = "userId",
 ) -> tuple[list[bytes], int, str | None]:
     """The page proper: its serialized items, their size with separators, and `next`."""
     items: list[bytes] = []
@@ -108,7 +118,7 @@ def _after_cursor(
     last_id: str | None = None
     more = False
     skipped = 0
-    for row in _rows_after(table, user_id, request, now_s, counts):
+    for row in _rows_after(table, user_id, request, now_s, counts, key):
         if isinstance(row, _Cut):
             more, last_id = True, row.after
             break
@@ -140,6 +150,7 @@ def _notification(item: dict[str, Any]) -> dict[str, Any]:
         int(item["createdAt"]["N"]),
         json.loads(item["content"]["S"]),
         item["sender"]["S"],
+        item["topic"]["S"] if "topic" in item else None,
     )
 
 
@@ -148,7 +159,11 @@ MAX_LISTING_BYTES = 4_000_000
 
 
 def listing(
-    table: str, user_id: str, request: PollRequest, counts: dict[str, Any]
+    table: str,
+    user_id: str,
+    request: PollRequest,
+    counts: dict[str, Any],
+    key: str = "userId",
 ) -> dict[str, Any]:
     """The same history as ``page`` as an HTTP API document: ``notifications`` oldest first and
     ``next``, the cursor of the following page (null when there is none). The same bounded work:
@@ -157,7 +172,7 @@ def listing(
     used = 0
     last_id: str | None = None
     more = False
-    for row in _rows_after(table, user_id, request, int(time.time()), counts):
+    for row in _rows_after(table, user_id, request, int(time.time()), counts, key):
         if isinstance(row, _Cut):
             more, last_id = True, row.after
             break

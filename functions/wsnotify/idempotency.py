@@ -53,7 +53,9 @@ def fingerprint(request: PushRequest) -> str:
             request.message,
             request.persist,
             request.ttl_seconds,
-        ],
+        ]
+        # Only topic pushes carry it: the fingerprints of other requests stay as they were.
+        + ([request.topic.name] if request.topic is not None else []),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

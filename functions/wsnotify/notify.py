@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
 
-from wsnotify import delivery, envelope, idempotency, ids, log, mobile, store
+from wsnotify import delivery, envelope, idempotency, ids, log, mobile, store, subscriptions
 from wsnotify.config import Config
 from wsnotify.errors import PAYLOAD_TOO_LARGE, RequestError
 from wsnotify.validation import PushRequest
 
 BACKEND = "backend"
+# Subscribers read per Query page when a topic's audience is resolved inline.
+SUBSCRIBER_PAGE_SIZE = 1000
 
 
 def sender_of_user(user_id: str) -> str:
@@ -40,8 +43,9 @@ def push(
     `counts` receives the figures for the invocation's log line."""
     created_at = envelope.now_ms()
     notification_id = ids.new_ulid(created_at)
+    topic = request.topic.name if request.topic is not None else None
     frame = envelope.dumps(
-        envelope.notification(notification_id, created_at, request.message, sender)
+        envelope.notification(notification_id, created_at, request.message, sender, topic)
     )
     if len(frame) > envelope.MAX_NOTIFICATION_BYTES:
         raise RequestError(
@@ -68,11 +72,15 @@ def push(
             # Same id and time as the first attempt (same length, so the size check holds).
             notification_id, created_at = claim.notification_id, claim.created_at
             frame = envelope.dumps(
-                envelope.notification(notification_id, created_at, request.message, sender)
+                envelope.notification(notification_id, created_at, request.message, sender, topic)
             )
 
     if request.persist:
         counts.update(stored=_persist(config, request, sender, notification_id, created_at))
+    if topic is not None:
+        # The audience is whoever is subscribed now, read after the history row is written: a
+        # user subscribing meanwhile finds the notification by polling the topic.
+        request = dataclasses.replace(request, user_ids=_subscribers(config, topic))
 
     table = config.require("connections_table")
     by_user = _targets(config, table, request)
@@ -108,6 +116,9 @@ def push(
         "notAttempted": outcome.not_attempted,
         "persisted": request.persist,
     }
+    if topic is not None:
+        result["topic"] = topic
+        result["subscribers"] = len(request.user_ids)
     if request.mobile is not None:
         figures = _mobile(config, request, by_user, outcome, notification_id, deadline)
         result["mobile"] = figures
@@ -128,11 +139,25 @@ def _persist(
     mode). All or nothing per attempt: when any write fails, the others still in flight are
     waited for and the failure propagates, so nothing is sent that history does not hold, and a
     retry with the same key writes only the rows still missing. Returns the rows written now."""
-    table_name = config.require("notifications_table")
     content = json.dumps(
         request.message, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
     expires_at = int(time.time()) + request.ttl_seconds
+    if request.topic is not None:
+        # Once per topic, never per subscriber: subscribers read it with a topic poll.
+        return int(
+            store.put_notification(
+                config.require("topic_history_table"),
+                request.topic.name,
+                notification_id,
+                content,
+                created_at,
+                expires_at,
+                sender,
+                key="topic",
+            )
+        )
+    table_name = config.require("notifications_table")
     written = delivery.map_concurrently(
         lambda user: store.put_notification(
             table_name, user, notification_id, content, created_at, expires_at, sender
@@ -194,3 +219,13 @@ def _targets(config: Config, table: str, request: PushRequest) -> list[list[str]
             config.send_concurrency,
         )
     return parts
+
+
+def _subscribers(config: Config, topic: str) -> tuple[str, ...]:
+    """A topic's subscribers, every page (the inline path; large topics go to sharded jobs)."""
+    table = config.require("subscriptions_table")
+    return tuple(
+        user
+        for page in subscriptions.subscriber_pages(table, topic, SUBSCRIBER_PAGE_SIZE)
+        for user in page
+    )

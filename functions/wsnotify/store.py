@@ -177,15 +177,17 @@ def put_notification(
     created_at_ms: int,
     expires_at: int,
     sender: str,
+    key: str = "userId",
 ) -> bool:
     """Store one history item unless it is already there (a retry with the same idempotency
     key); returns False in that case. PutItem rather than BatchWriteItem: the push role is
-    granted PutItem only, because BatchWriteItem cannot be limited to puts (it also deletes)."""
+    granted PutItem only, because BatchWriteItem cannot be limited to puts (it also deletes).
+    `key` names the partition key: `topic` for the topic-history table."""
     try:
         clients.dynamodb().put_item(
             TableName=table,
             Item={
-                "userId": {"S": user_id},
+                key: {"S": user_id},
                 "notificationId": {"S": notification_id},
                 "content": {"S": content},
                 "createdAt": {"N": str(created_at_ms)},
@@ -235,12 +237,14 @@ def history_page(
     now_s: int,
     limit: int,
     start_key: dict[str, Any] | None,
+    key: str = "userId",
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One Query page of a user's live (not expired) history, oldest first, strictly after
     `after`. `limit` bounds the items evaluated (before the expiry filter). Returns the items
-    and the notification id of the last item evaluated, or None when the partition is done."""
+    and the notification id of the last item evaluated, or None when the partition is done.
+    `key` names the partition key: `topic` reads a topic's history (topic-history table)."""
     values: dict[str, Any] = {":u": {"S": user_id}, ":now": {"N": str(now_s)}}
-    key_condition = "userId = :u"
+    key_condition = f"{key} = :u"
     if after:
         key_condition += " AND notificationId > :after"
         values[":after"] = {"S": after}
@@ -268,6 +272,7 @@ def late_history(
     written_since_ms: int,
     now_s: int,
     max_pages: int,
+    key: str = "userId",
 ) -> list[dict[str, Any]]:
     """Live items with `lowest` <= id < `before` that were written at or after
     `written_since_ms`: the ones a reader whose cursor is `before` may not have seen. Oldest
@@ -276,7 +281,7 @@ def late_history(
     # cursor's own row is dropped here instead.
     kwargs: dict[str, Any] = {
         "TableName": table,
-        "KeyConditionExpression": "userId = :u AND notificationId BETWEEN :lo AND :hi",
+        "KeyConditionExpression": f"{key} = :u AND notificationId BETWEEN :lo AND :hi",
         "FilterExpression": "expiresAt > :now AND writtenAt >= :since",
         "ExpressionAttributeValues": {
             ":u": {"S": user_id},

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wsnotify import mobile
+from wsnotify import mobile, topics
 from wsnotify.config import Config
 from wsnotify.errors import FORBIDDEN, INVALID_REQUEST, RequestError
 from wsnotify.ids import is_ulid
@@ -31,9 +31,10 @@ _PUSH_FIELDS = frozenset(
         "ttlSeconds",
         "idempotencyKey",
         "mobile",
+        "topic",
     }
 )
-_POLL_FIELDS = frozenset({"after", "limit"})
+_POLL_FIELDS = frozenset({"after", "limit", "topic"})
 # The largest integer every JSON consumer reads exactly (JavaScript's Number.MAX_SAFE_INTEGER).
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_JSON_DEPTH = 64
@@ -127,6 +128,7 @@ class PushRequest:
     ttl_seconds: int
     idempotency_key: str | None = None
     mobile: Any = None  # wsnotify.mobile.Mobile when the request has a `mobile` part
+    topic: Any = None  # wsnotify.topics.Topic of a topic push (user_ids empty until resolved)
 
 
 def idempotency_key(value: Any) -> str:
@@ -143,15 +145,21 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
     """Validate a push request (the `action` key of a WebSocket frame is removed by the caller)."""
     _check_fields(request, _PUSH_FIELDS)
     portable_json(request, "the request")
-    targets = [k for k in ("userId", "userIds", "broadcast") if k in request]
+    targets = [k for k in ("userId", "userIds", "broadcast", "topic") if k in request]
     if len(targets) != 1:
-        raise _invalid("exactly one of userId, userIds, broadcast")
+        raise _invalid("exactly one of userId, userIds, broadcast, topic")
     if "message" not in request:
         raise _invalid("message is required")
 
     broadcast = False
     user_ids: tuple[str, ...] = ()
-    if "userId" in request:
+    topic = None
+    if "topic" in request:
+        if from_client:
+            # A topic reaches every subscriber: a backend's decision, like broadcast.
+            raise RequestError(FORBIDDEN, "clients may not push to topics")
+        topic = topics.resolve(config, request["topic"])
+    elif "userId" in request:
         user_ids = (user_id(request["userId"]),)
     elif "userIds" in request:
         raw = request["userIds"]
@@ -174,10 +182,14 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
     persist = request.get("persist")
     if persist is None:
         persist = config.persist_default and not broadcast
+        # A topic's history is its namespace's choice.
+        persist = topic.namespace.history if topic is not None else persist
     elif not isinstance(persist, bool):
         raise _invalid("persist must be true or false")
     elif persist and broadcast:
         raise _invalid("broadcasts are not persisted: omit persist or set it to false")
+    elif persist and topic is not None and not topic.namespace.history:
+        raise _invalid("persist: this topic's namespace keeps no history")
 
     # A client's notification lands in other users' history: a shorter cap than backends get.
     max_ttl = config.history_max_ttl_seconds
@@ -185,7 +197,10 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         max_ttl = min(max_ttl, config.client_history_max_ttl_seconds)
     ttl = request.get("ttlSeconds")
     if ttl is None:
-        ttl = min(config.history_ttl_seconds, max_ttl)
+        default_ttl = config.history_ttl_seconds
+        if topic is not None:
+            default_ttl = topic.namespace.history_ttl_seconds
+        ttl = min(default_ttl, max_ttl)
     elif isinstance(ttl, bool) or not isinstance(ttl, int):
         raise _invalid("ttlSeconds must be an integer")
     elif not 1 <= ttl <= max_ttl:
@@ -201,13 +216,16 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         mobile_part = mobile.parse(request["mobile"])
         if mobile_part.mode != "never" and not config.devices_table:
             raise _invalid("mobile: mobile push is not enabled on this deployment (mobile_push)")
-    return PushRequest(user_ids, broadcast, request["message"], persist, ttl, key, mobile_part)
+    return PushRequest(
+        user_ids, broadcast, request["message"], persist, ttl, key, mobile_part, topic
+    )
 
 
 @dataclass(frozen=True)
 class PollRequest:
     after: str | None
     limit: int
+    topic: str | None = None  # a topic's history (the caller must be subscribed)
 
 
 def poll_request(request: dict[str, Any]) -> PollRequest:
@@ -220,4 +238,7 @@ def poll_request(request: dict[str, Any]) -> PollRequest:
         raise _invalid("limit must be an integer")
     if not 1 <= limit <= POLL_MAX_LIMIT:
         raise _invalid(f"limit must be 1..{POLL_MAX_LIMIT}")
-    return PollRequest(after, limit)
+    topic = request.get("topic")
+    if topic is not None and not isinstance(topic, str):
+        raise _invalid("topic must be a string")
+    return PollRequest(after, limit, topic)
