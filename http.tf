@@ -29,6 +29,18 @@ locals {
       "DELETE /v1/me/devices/{token}" = "devices"
       "GET /v1/me/devices"            = "devices"
     } : {},
+    # Topics: backends manage anybody's subscriptions, end users their own (topics.tf).
+    local.topics_enabled ? {
+      "PUT /v1/topics/{topic}/subscribers/{userId}"    = "topics"
+      "DELETE /v1/topics/{topic}/subscribers/{userId}" = "topics"
+      "GET /v1/topics/{topic}/subscribers"             = "topics"
+    } : {},
+    local.topics_enabled && local.auth_enabled ? {
+      "GET /v1/me/subscriptions"            = "topics"
+      "GET /v1/me/subscriptions/{topic}"    = "topics"
+      "PUT /v1/me/subscriptions/{topic}"    = "topics"
+      "DELETE /v1/me/subscriptions/{topic}" = "topics"
+    } : {},
   )
   # Routes under /v1/me take the end user's token; every other route takes SigV4.
   http_user_routes = toset([for k in keys(local.http_routes) : k if startswith(split(" ", k)[1], "/v1/me/")])
@@ -57,8 +69,8 @@ resource "aws_apigatewayv2_api" "http" {
     for_each = length(var.http_api.cors_allow_origins) > 0 ? [1] : []
     content {
       allow_origins  = var.http_api.cors_allow_origins
-      allow_methods  = local.mobile_enabled && local.auth_enabled ? ["DELETE", "GET", "PUT"] : ["GET"]
-      allow_headers  = local.mobile_enabled && local.auth_enabled ? ["authorization", "content-type"] : ["authorization"]
+      allow_methods  = local.http_me_writes ? ["DELETE", "GET", "PUT"] : ["GET"]
+      allow_headers  = local.http_me_writes ? ["authorization", "content-type"] : ["authorization"]
       expose_headers = ["x-request-id"]
       max_age        = var.http_api.cors_max_age_seconds
     }

@@ -18,6 +18,7 @@ locals {
     var.create_http_api ? ["users"] : [],
     var.create_http_api && local.auth_enabled ? ["me"] : [],
     length(var.mobile_push.platform_applications) > 0 ? ["devices"] : [],
+    var.topics.enabled ? ["topics"] : [],
   ))
   functions = var.create ? local.function_names : toset([])
 
@@ -45,13 +46,13 @@ locals {
       SEND_CONCURRENCY           = tostring(var.push_send_concurrency)
       BROADCAST_SCAN_SEGMENTS    = tostring(var.broadcast_scan_segments)
       IDEMPOTENCY_WINDOW_SECONDS = tostring(var.idempotency_window_seconds)
-    }, local.client_push_settings, local.mobile_environment)
+    }, local.client_push_settings, local.mobile_environment, local.topics_push_environment)
     devices = merge(local.log_level, local.mobile_environment)
     poll = merge(local.tables, local.log_level, {
       CONNECTIONS_ENDPOINT  = module.websocket_api.management_endpoint
       SEND_CONCURRENCY      = tostring(var.push_send_concurrency)
       POLL_LOOKBACK_SECONDS = tostring(var.poll_lookback_seconds)
-    })
+    }, local.topics_push_environment)
     users = merge(local.tables, local.log_level, {
       CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint
       SEND_CONCURRENCY     = tostring(var.push_send_concurrency)
@@ -59,8 +60,12 @@ locals {
     })
     me = merge(local.log_level, {
       NOTIFICATIONS_TABLE = module.tables.notifications_table_name
-    })
-    authorizer = merge(local.log_level, local.token_verification, local.client_push_claim)
+    }, local.topics_push_environment)
+    authorizer = merge(local.log_level, local.token_verification, local.client_push_claim, local.topics_claim_environment)
+    topics = merge(local.tables, local.log_level, {
+      CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint
+      SEND_CONCURRENCY     = tostring(var.push_send_concurrency)
+    }, local.topics_environment)
     refresh = merge(local.tables, local.log_level, local.token_verification, {
       CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint
       SEND_CONCURRENCY     = tostring(var.push_send_concurrency)
@@ -103,6 +108,7 @@ module "tables" {
   deletion_protection                  = var.deletion_protection
   create_rate_limits_table             = var.enable_client_push
   create_devices_table                 = length(var.mobile_push.platform_applications) > 0
+  create_topics_tables                 = var.topics.enabled
   tags                                 = var.tags
 }
 
@@ -118,6 +124,10 @@ module "iam" {
   mobile_push                     = length(var.mobile_push.platform_applications) > 0
   devices_table_arn               = module.tables.devices_table_arn
   devices_user_index_arn          = module.tables.devices_user_index_arn
+  topics                          = var.topics.enabled
+  subscriptions_table_arn         = module.tables.subscriptions_table_arn
+  subscriptions_user_index_arn    = module.tables.subscriptions_user_index_arn
+  topic_history_table_arn         = module.tables.topic_history_table_arn
   grant_connection_lookup         = !local.auth_enabled
   region                          = data.aws_region.current.name
   connections_table_arn           = coalesce(module.tables.connections_table_arn, "-")
@@ -176,6 +186,7 @@ module "websocket_api" {
   authorizer_identity_source = var.auth.identity_source
   create_push_route          = var.enable_client_push
   create_refresh_route       = local.auth_enabled
+  create_topic_routes        = var.topics.enabled
   route_throttling           = var.route_throttling
   auto_deploy                = var.websocket_auto_deploy
   throttling_burst_limit     = var.throttling_burst_limit

@@ -112,3 +112,18 @@ output "platform_application_arns" {
   description = "SNS platform application ARN per platform (APNS, APNS_SANDBOX, GCM) used by mobile push; empty when off."
   value       = local.platform_application_arns
 }
+
+output "subscriptions_table_name" {
+  description = "Name of the topic subscriptions table, or null when topics are off."
+  value       = module.tables.subscriptions_table_name
+}
+
+output "topic_history_table_name" {
+  description = "Name of the topic history table, or null when topics are off."
+  value       = module.tables.topic_history_table_name
+}
+
+output "topics_function_name" {
+  description = "Name of the topics function (direct invoke: {\"topics\": {\"action\": \"subscribe\"|\"unsubscribe\"|\"list\", \"topic\", ...}}), or null when topics are off."
+  value       = try(aws_lambda_function.this["topics"].function_name, null)
+}

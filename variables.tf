@@ -704,16 +704,18 @@ variable "route_throttling" {
     burst_limit = number
     rate_limit  = number
   }))
-  description = "Throttling of single WebSocket routes, below the stage default (throttling_*), so one noisy route cannot use the whole stage's budget. Keys: push, poll, refresh."
+  description = "Throttling of single WebSocket routes, below the stage default (throttling_*), so one noisy route cannot use the whole stage's budget. Keys: push, poll, refresh, subscribe, unsubscribe."
   default = {
-    push    = { burst_limit = 50, rate_limit = 25 }
-    poll    = { burst_limit = 100, rate_limit = 50 }
-    refresh = { burst_limit = 50, rate_limit = 25 }
+    push        = { burst_limit = 50, rate_limit = 25 }
+    poll        = { burst_limit = 100, rate_limit = 50 }
+    refresh     = { burst_limit = 50, rate_limit = 25 }
+    subscribe   = { burst_limit = 50, rate_limit = 25 }
+    unsubscribe = { burst_limit = 50, rate_limit = 25 }
   }
 
   validation {
-    condition     = alltrue([for k, v in var.route_throttling : contains(["push", "poll", "refresh"], k) && v.burst_limit >= 0 && v.rate_limit >= 0 && v.burst_limit == floor(v.burst_limit)])
-    error_message = "route_throttling keys must be push, poll or refresh, with limits >= 0 (burst_limit a whole number)."
+    condition     = alltrue([for k, v in var.route_throttling : contains(["push", "poll", "refresh", "subscribe", "unsubscribe"], k) && v.burst_limit >= 0 && v.rate_limit >= 0 && v.burst_limit == floor(v.burst_limit)])
+    error_message = "route_throttling keys must be push, poll, refresh, subscribe or unsubscribe, with limits >= 0 (burst_limit a whole number)."
   }
 }
 
@@ -725,5 +727,48 @@ variable "push_async_failure_queue_kms_key_arn" {
   validation {
     condition     = var.push_async_failure_queue_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", coalesce(var.push_async_failure_queue_kms_key_arn, "-")))
     error_message = "push_async_failure_queue_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "topics" {
+  type = object({
+    enabled = optional(bool, true)
+    claim   = optional(string, "topics")
+    default_namespace = optional(object({
+      self_subscribe      = optional(bool, false)
+      history             = optional(bool, true)
+      history_ttl_seconds = optional(number, 604800)
+    }), {})
+    namespaces = optional(map(object({
+      self_subscribe      = optional(bool, false)
+      history             = optional(bool, true)
+      history_ttl_seconds = optional(number, 604800)
+    })), {})
+  })
+  description = <<-EOT
+    Topics and subscriptions (README "Topics"). On by default: two on-demand tables and a function cost nothing at idle.
+    - claim: the token claim listing the topics a user may subscribe to by themselves (an array or a space-separated
+      string; exact topics or prefixes ending in "*", e.g. "news:*").
+    - default_namespace: options of topics without a "namespace:" prefix; namespaces: the other namespaces
+      ([a-z0-9_-]{1,32}); a topic of any other namespace is refused. Options: self_subscribe (end users may subscribe
+      themselves to any topic of the namespace), history (pushes are stored once per topic for subscribers to poll),
+      history_ttl_seconds (how long; at most history_max_ttl_seconds applies to a push).
+  EOT
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.topics.namespaces) : can(regex("^[a-z0-9_-]{1,32}$", k))])
+    error_message = "topics.namespaces keys must be 1-32 characters of a-z, 0-9, '_' or '-'."
+  }
+
+  validation {
+    condition = alltrue([for ns in concat([var.topics.default_namespace], values(var.topics.namespaces)) :
+    ns.history_ttl_seconds >= 60 && ns.history_ttl_seconds <= 31536000 && ns.history_ttl_seconds == floor(ns.history_ttl_seconds)])
+    error_message = "topics: history_ttl_seconds must be a whole number of seconds, 60-31536000."
+  }
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_:./-]{1,128}$", var.topics.claim))
+    error_message = "topics.claim must be a claim name (1-128 letters, digits, '_', ':', '.', '/', '-')."
   }
 }

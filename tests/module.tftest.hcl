@@ -42,6 +42,18 @@ override_resource {
 }
 
 override_resource {
+  target          = module.tables.aws_dynamodb_table.subscriptions[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-subscriptions", name = "ws-notify-subscriptions" }
+}
+
+override_resource {
+  target          = module.tables.aws_dynamodb_table.topic_history[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-topic-history", name = "ws-notify-topic-history" }
+}
+
+override_resource {
   target          = module.tables.aws_dynamodb_table.rate_limits[0]
   override_during = plan
   values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-rate-limits", name = "ws-notify-rate-limits" }
@@ -63,8 +75,8 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer", "refresh", "sweeper"])
-    error_message = "seven functions with authentication on by default"
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer", "refresh", "sweeper", "topics"])
+    error_message = "eight functions with authentication and topics on by default"
   }
 
   assert {
@@ -113,6 +125,9 @@ run "defaults" {
       BROADCAST_SCAN_SEGMENTS    = "4"
       IDEMPOTENCY_WINDOW_SECONDS = "86400"
       LOG_LEVEL                  = "INFO"
+      SUBSCRIPTIONS_TABLE        = "ws-notify-subscriptions"
+      TOPIC_HISTORY_TABLE        = "ws-notify-topic-history"
+      TOPIC_NAMESPACES           = jsonencode({ "" = { self_subscribe = false, history = true, history_ttl_seconds = 604800 } })
     })
     error_message = "push environment per docs/architecture.md"
   }
@@ -137,6 +152,7 @@ run "defaults" {
       JWT_LEEWAY_SECONDS   = "30"
       SECRET_CACHE_SECONDS = "300"
       LOG_LEVEL            = "INFO"
+      TOPICS_CLAIM         = "topics"
     })
     error_message = "the authorizer gets the parameter name (never the secret) and no table names"
   }
@@ -244,14 +260,14 @@ run "everything_on" {
   }
 
   assert {
-    condition = toset(keys(aws_apigatewayv2_route.http)) == toset([
+    condition = toset([for k in keys(aws_apigatewayv2_route.http) : k if !strcontains(k, "/topics/") && !strcontains(k, "/subscriptions")]) == toset([
       "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
     ])
-    error_message = "the HTTP API has the four /v1 routes"
+    error_message = "the HTTP API has the four /v1 routes (and the topic routes, tests/topics.tftest.hcl)"
   }
 
   assert {
-    condition     = alltrue([for k, r in aws_apigatewayv2_route.http : r.authorization_type == (k == "GET /v1/me/notifications" ? "CUSTOM" : "AWS_IAM")])
+    condition     = alltrue([for k, r in aws_apigatewayv2_route.http : r.authorization_type == (startswith(split(" ", k)[1], "/v1/me/") ? "CUSTOM" : "AWS_IAM")])
     error_message = "backend routes require SigV4, /v1/me the Lambda authorizer in hs256 mode"
   }
 
@@ -276,8 +292,8 @@ run "everything_on" {
   }
 
   assert {
-    condition     = aws_apigatewayv2_api.http[0].cors_configuration[0].allow_origins == toset(["https://app.example.com"]) && aws_apigatewayv2_api.http[0].cors_configuration[0].allow_methods == toset(["GET"])
-    error_message = "CORS: the configured origins, GET only"
+    condition     = aws_apigatewayv2_api.http[0].cors_configuration[0].allow_origins == toset(["https://app.example.com"]) && aws_apigatewayv2_api.http[0].cors_configuration[0].allow_methods == toset(["DELETE", "GET", "PUT"])
+    error_message = "CORS: the configured origins, GET and (topics' /v1/me/subscriptions) PUT, DELETE"
   }
 
   assert {
@@ -375,6 +391,7 @@ run "jwks" {
       JWT_LEEWAY_SECONDS   = "30"
       SECRET_CACHE_SECONDS = "300"
       LOG_LEVEL            = "INFO"
+      TOPICS_CLAIM         = "topics"
     })
     error_message = "jwks settings reach the authorizer, without an SSM parameter"
   }

@@ -14,6 +14,7 @@ locals {
     var.create_authorizer_role ? ["authorizer", "refresh", "sweeper"] : [],
     var.http_api_functions,
     var.mobile_push ? ["devices"] : [],
+    var.topics ? ["topics"] : [],
   ))
   roles = var.create ? local.functions : toset([])
 
@@ -268,6 +269,7 @@ locals {
     }], local.table_key)
 
     authorizer = local.read_jwt_secret
+    topics     = [] # topics.tf
   }
 
   assume_role_policy = {
@@ -283,7 +285,7 @@ locals {
   policies = {
     for name in local.roles : name => {
       Version = "2012-10-17"
-      Statement = concat(local.function_statements[name], [{
+      Statement = concat(local.function_statements[name], lookup(local.topic_statements, name, []), [{
         Sid      = "WriteOwnLogs"
         Effect   = "Allow"
         Action   = ["logs:CreateLogStream", "logs:PutLogEvents"]

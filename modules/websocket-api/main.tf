@@ -5,8 +5,17 @@ locals {
   # snapshots the routes before the removed one is destroyed, so the old route would stay live
   # without its Lambda permission (500 on every frame).
   optional_routes = {
-    "push"    = var.create_push_route
-    "refresh" = var.create_refresh_route
+    "push"        = var.create_push_route
+    "refresh"     = var.create_refresh_route
+    "subscribe"   = var.create_topic_routes
+    "unsubscribe" = var.create_topic_routes
+  }
+  # The function behind each switchable route (both topic routes reach the topics function).
+  optional_route_functions = {
+    "push"        = "push"
+    "refresh"     = "refresh"
+    "subscribe"   = "topics"
+    "unsubscribe" = "topics"
   }
   # Route key => function name, for every route that reaches a Lambda function.
   lambda_routes = merge(
@@ -15,7 +24,7 @@ locals {
       "$disconnect" = "disconnect"
       "poll"        = "poll"
     },
-    { for k, on in local.optional_routes : k => k if on },
+    { for k, on in local.optional_routes : k => local.optional_route_functions[k] if on },
   )
   routes       = var.create ? local.lambda_routes : {}
   integrations = var.create ? toset(values(local.lambda_routes)) : toset([])
@@ -34,8 +43,11 @@ locals {
     either = null
   }
 
-  # The reply of the $default MOCK integration, exactly as docs/architecture.md specifies.
-  default_reply = "{\"type\":\"error\",\"id\":\"$context.requestId\",\"createdAt\":$context.requestTimeEpoch,\"error\":{\"code\":\"UNKNOWN_ACTION\",\"message\":\"Unknown or missing action. Valid actions: poll, push.\"}}"
+  # The reply of the $default MOCK integration, exactly as docs/architecture.md specifies: the
+  # actions a client may send (poll always; push, subscribe and unsubscribe when switched on;
+  # refresh is left out: a client that needs it knows it from its token handling).
+  valid_actions = concat(["poll"], [for k in ["push", "subscribe", "unsubscribe"] : k if local.optional_routes[k]])
+  default_reply = "{\"type\":\"error\",\"id\":\"$context.requestId\",\"createdAt\":$context.requestTimeEpoch,\"error\":{\"code\":\"UNKNOWN_ACTION\",\"message\":\"Unknown or missing action. Valid actions: ${join(", ", local.valid_actions)}.\"}}"
 
   # One JSON object per request. Query strings and headers are never logged: they may hold tokens.
   access_log_format = jsonencode({
@@ -150,7 +162,7 @@ resource "aws_apigatewayv2_route" "optional" {
   api_id                              = aws_apigatewayv2_api.this[0].id
   route_key                           = each.key
   authorization_type                  = "NONE"
-  target                              = each.value ? "integrations/${aws_apigatewayv2_integration.lambda[each.key].id}" : "integrations/${aws_apigatewayv2_integration.default[0].id}"
+  target                              = each.value ? "integrations/${aws_apigatewayv2_integration.lambda[local.optional_route_functions[each.key]].id}" : "integrations/${aws_apigatewayv2_integration.default[0].id}"
   route_response_selection_expression = each.value ? null : "$default"
 }
 

@@ -79,6 +79,12 @@ variable "create_refresh_route" {
   default     = false
 }
 
+variable "create_topic_routes" {
+  type        = bool
+  description = "Create the `subscribe` and `unsubscribe` routes (topic subscriptions); needs functions.topics. Without them those frames get the $default UNKNOWN_ACTION reply."
+  default     = false
+}
+
 variable "route_throttling" {
   type = map(object({
     burst_limit = number

@@ -148,7 +148,7 @@ run "default_route_is_a_mock_error_envelope" {
   }
 
   assert {
-    condition     = aws_apigatewayv2_integration_response.default[0].response_templates["$default"] == "{\"type\":\"error\",\"id\":\"$context.requestId\",\"createdAt\":$context.requestTimeEpoch,\"error\":{\"code\":\"UNKNOWN_ACTION\",\"message\":\"Unknown or missing action. Valid actions: poll, push.\"}}"
+    condition     = aws_apigatewayv2_integration_response.default[0].response_templates["$default"] == "{\"type\":\"error\",\"id\":\"$context.requestId\",\"createdAt\":$context.requestTimeEpoch,\"error\":{\"code\":\"UNKNOWN_ACTION\",\"message\":\"Unknown or missing action. Valid actions: poll.\"}}"
     error_message = "the MOCK reply must be exactly the envelope of docs/architecture.md"
   }
 
@@ -439,4 +439,60 @@ run "rejects_negative_route_throttling" {
   }
 
   expect_failures = [var.route_throttling]
+}
+
+run "topic_routes" {
+  command = plan
+
+  variables {
+    create_topic_routes = true
+    functions = {
+      connect    = { function_name = "t-connect", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-connect/invocations" }
+      disconnect = { function_name = "t-disconnect", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-disconnect/invocations" }
+      push       = { function_name = "t-push", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-push/invocations" }
+      poll       = { function_name = "t-poll", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-poll/invocations" }
+      authorizer = { function_name = "t-authorizer", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-authorizer/invocations" }
+      topics     = { function_name = "t-topics", invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:111122223333:function:t-topics/invocations" }
+    }
+  }
+
+  override_resource {
+    target          = aws_apigatewayv2_integration.lambda["topics"]
+    override_during = plan
+    values          = { id = "int-topics" }
+  }
+
+  assert {
+    condition = alltrue([for k in ["subscribe", "unsubscribe"] :
+      aws_apigatewayv2_route.optional[k].target == "integrations/int-topics"
+      && aws_apigatewayv2_route.optional[k].authorization_type == "NONE"
+      && aws_apigatewayv2_route.optional[k].route_response_selection_expression == null
+      && aws_lambda_permission.route[k].function_name == "t-topics"
+      && aws_lambda_permission.route[k].source_arn == "arn:aws:execute-api:eu-west-1:111122223333:abc123/prod/${k}"
+    ])
+    error_message = "subscribe and unsubscribe invoke the topics function, which only their route may call"
+  }
+
+  assert {
+    condition     = sort(keys(aws_apigatewayv2_integration.lambda)) == ["connect", "disconnect", "poll", "topics"]
+    error_message = "one integration for the topics function, shared by both routes"
+  }
+
+  assert {
+    condition     = strcontains(aws_apigatewayv2_integration_response.default[0].response_templates["$default"], "Valid actions: poll, subscribe, unsubscribe.")
+    error_message = "the $default reply lists the topic actions when they are on"
+  }
+}
+
+run "topic_routes_off_answer_like_default" {
+  command = plan
+
+  assert {
+    condition = alltrue([for k in ["subscribe", "unsubscribe"] :
+      aws_apigatewayv2_route.optional[k].target == "integrations/int-default"
+      && aws_apigatewayv2_route_response.optional[k].route_response_key == "$default"
+      && !contains(keys(aws_lambda_permission.route), k)
+    ])
+    error_message = "switched off, subscribe and unsubscribe get the MOCK reply and no function is invoked"
+  }
 }
