@@ -131,6 +131,12 @@ class Demo:
             self.push_alice,
         )
         await self.step(
+            "alice subscribes to news:sports over the WebSocket; a backend pushes to the topic: "
+            "both of alice's devices get it, bob (not subscribed) does not; alice reads the "
+            "topic's history with poll",
+            self.topic_push,
+        )
+        await self.step(
             "a notification for carol, who is offline, is stored with a TTL", self.push_carol
         )
         await self.step("carol connects later and fetches it with poll", self.carol_polls)
@@ -192,6 +198,30 @@ class Demo:
             )
         check(await self.nothing(self.clients["bob"]), "bob received alice's notification")
         return f"push result: {json.dumps(result)}"
+
+    async def topic_push(self) -> str:
+        phone, laptop, bob = (self.clients[n] for n in ("alice-phone", "alice-laptop", "bob"))
+        await phone.send(json.dumps({"action": "subscribe", "topic": "news:sports"}))
+        ack = await self.receive(phone)
+        check(ack.get("type") == "ack" and ack["data"].get("subscribed") is True, f"{ack}")
+        await bob.send(json.dumps({"action": "subscribe", "topic": "vip:lounge"}))
+        refused = await self.receive(bob)
+        check(refused.get("error", {}).get("code") == "FORBIDDEN", f"bob got {refused}")
+        result = await self.push({"topic": "news:sports", "message": {"score": "2-1"}})
+        check(result.get("ok") is True and result.get("delivered") == 2, f"push result {result}")
+        for ws in (phone, laptop):
+            env = await self.receive(ws)
+            check(env.get("topic") == "news:sports", f"alice got {env}")
+        check(await self.nothing(bob), "bob received a topic he is not subscribed to")
+        await laptop.send(json.dumps({"action": "poll", "topic": "news:sports"}))
+        page = await self.receive(laptop)
+        ids = [i.get("id") for i in page.get("data", {}).get("items", [])]
+        check(result["notificationId"] in ids, f"topic history {page}")
+        return (
+            f"subscribe ack; bob refused vip:lounge (FORBIDDEN: not self-service, no claim); "
+            f"push result: topic {result['topic']}, delivered {result['delivered']}; "
+            f"topic history: {len(ids)} item(s), stored once for the topic"
+        )
 
     async def push_carol(self) -> str:
         result = await self.push(

@@ -6,7 +6,8 @@ issuer's OpenID discovery document (``{issuer}/.well-known/openid-configuration`
 ``jwks_uri``); the token must be RS256-signed by a key of that set (``kid``), not expired
 (``exp``), already valid (``nbf``), issued by the issuer (``iss``), and carry one of the
 configured audiences in ``aud`` (or ``client_id``). Any failure is a 401 ``Unauthorized``.
-The claims reach the integration as ``requestContext.authorizer.jwt.claims``, values as strings.
+The claims reach the integration as ``requestContext.authorizer.jwt.claims``, values as strings
+(arrays flattened as AWS does: ``[a b]``).
 """
 
 from __future__ import annotations
@@ -83,4 +84,14 @@ async def verify(authorizer: HttpAuthorizer, token: str, cache: JwksCache) -> di
         audiences.append(claims["client_id"])
     if not set(audiences) & set(authorizer.audience):
         raise PermissionError("the token's audience is not configured")
-    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in claims.items()}
+    return {k: _claim_text(v) for k, v in claims.items()}
+
+
+def _claim_text(value: Any) -> str:
+    """A claim as API Gateway hands it on: strings as they are, arrays flattened the way AWS
+    prints them (``["a", "b"]`` becomes ``[a b]``), other values as JSON text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "[" + " ".join(v if isinstance(v, str) else json.dumps(v) for v in value) + "]"
+    return json.dumps(value)

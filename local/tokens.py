@@ -26,11 +26,15 @@ class Minter:
         parameter = ssm.get_parameter(Name=spec["ssm_parameter"], WithDecryption=True)
         self.secret: str = parameter["Parameter"]["Value"]
 
-    def mint(self, user_id: str, ttl_seconds: int = 3600) -> str:
+    def mint(
+        self, user_id: str, ttl_seconds: int = 3600, extra: dict[str, Any] | None = None
+    ) -> str:
+        """`extra`: more claims (e.g. the topics claim: `{"topics": ["vip:*"]}`)."""
         if not user_id or len(user_id) > 128:
             raise ValueError("a user id is 1..128 characters")
         now = int(time.time())
-        claims: dict[str, Any] = {"sub": user_id, "iat": now, "exp": now + ttl_seconds}
+        claims: dict[str, Any] = {**(extra or {}), "sub": user_id, "iat": now}
+        claims["exp"] = now + ttl_seconds
         if self.spec.get("issuer"):
             claims["iss"] = self.spec["issuer"]
         if self.spec.get("audience"):
@@ -38,6 +42,11 @@ class Minter:
         return jwt.encode(claims, self.secret, algorithm=self.spec.get("algorithm", "HS256"))
 
 
-def mint(stack: dict[str, Any], user_id: str, ttl_seconds: int = 3600) -> str:
+def mint(
+    stack: dict[str, Any],
+    user_id: str,
+    ttl_seconds: int = 3600,
+    extra: dict[str, Any] | None = None,
+) -> str:
     """One token for ``user_id`` (for many, keep a Minter)."""
-    return Minter(stack).mint(user_id, ttl_seconds)
+    return Minter(stack).mint(user_id, ttl_seconds, extra)

@@ -45,6 +45,15 @@ module "notifications" {
   mobile_push = {
     platform_applications = { for platform, arn in var.mobile_platform_applications : platform => { arn = arn } }
   }
+  # Topics: "news:*" is self-service (any user may subscribe); "vip:*" only for users whose
+  # token's "topics" claim lists the topic (e.g. ["vip:*"]); topics without a namespace are
+  # managed by backends. History is kept per topic for subscribers to poll.
+  topics = {
+    namespaces = {
+      news = { self_subscribe = true, history_ttl_seconds = 86400 }
+      vip  = {}
+    }
+  }
   # Stage logging is opt-in: it needs the Region-wide API Gateway CloudWatch role (README).
   enable_websocket_access_logs    = var.enable_websocket_access_logs
   api_gateway_account_role_exists = var.api_gateway_account_role_exists
