@@ -154,3 +154,44 @@ run "no_rate_limits_table_by_default" {
     error_message = "no rate limit table unless asked"
   }
 }
+
+run "topics_tables_on_request" {
+  command = plan
+
+  variables {
+    create_topics_tables = true
+    kms_key_arn          = "arn:aws:kms:eu-west-1:111122223333:key/abc"
+    deletion_protection  = true
+  }
+
+  assert {
+    condition = (aws_dynamodb_table.subscriptions[0].name == "t-subscriptions"
+      && aws_dynamodb_table.subscriptions[0].hash_key == "topic" && aws_dynamodb_table.subscriptions[0].range_key == "userId"
+      && [for g in aws_dynamodb_table.subscriptions[0].global_secondary_index : [g.name, g.hash_key, g.range_key, g.projection_type]] == [["userId-index", "userId", "topic", "KEYS_ONLY"]]
+    && output.subscriptions_user_index_name == "userId-index")
+    error_message = "subscriptions: topic + userId, and a KEYS_ONLY userId-index ranged by topic"
+  }
+
+  assert {
+    condition = (aws_dynamodb_table.topic_history[0].name == "t-topic-history"
+      && aws_dynamodb_table.topic_history[0].hash_key == "topic" && aws_dynamodb_table.topic_history[0].range_key == "notificationId"
+    && aws_dynamodb_table.topic_history[0].ttl[0].enabled && aws_dynamodb_table.topic_history[0].ttl[0].attribute_name == "expiresAt")
+    error_message = "topic history: topic + notificationId, TTL on expiresAt"
+  }
+
+  assert {
+    condition = alltrue([for t in [aws_dynamodb_table.subscriptions[0], aws_dynamodb_table.topic_history[0]] :
+      t.billing_mode == "PAY_PER_REQUEST" && t.point_in_time_recovery[0].enabled && t.deletion_protection_enabled
+    && t.server_side_encryption[0].kms_key_arn == "arn:aws:kms:eu-west-1:111122223333:key/abc"])
+    error_message = "on demand, PITR, deletion protection and the customer key like the history table"
+  }
+}
+
+run "no_topics_tables_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_dynamodb_table.subscriptions) == 0 && length(aws_dynamodb_table.topic_history) == 0 && output.subscriptions_table_name == null
+    error_message = "the module creates the topic tables only when asked (the root module asks by default)"
+  }
+}
