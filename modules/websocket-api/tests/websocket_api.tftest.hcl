@@ -474,7 +474,7 @@ run "topic_routes" {
   }
 
   assert {
-    condition     = sort(keys(aws_apigatewayv2_integration.lambda)) == ["connect", "disconnect", "poll", "topics"]
+    condition     = sort(keys(aws_apigatewayv2_integration.lambda)) == tolist(["connect", "disconnect", "poll", "topics"])
     error_message = "one integration for the topics function, shared by both routes"
   }
 
