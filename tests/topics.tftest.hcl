@@ -210,13 +210,16 @@ run "topics_off" {
   }
 
   assert {
-    condition = (!contains(keys(aws_lambda_function.this), "topics")
-      && module.tables.subscriptions_table_name == null && module.tables.topic_history_table_name == null
-      && !strcontains(module.iam.policy_documents["push"], "Topic")
-      && !strcontains(module.iam.policy_documents["poll"], "Topic")
-      && !contains(keys(aws_lambda_function.this["push"].environment[0].variables), "SUBSCRIPTIONS_TABLE")
-      && !contains(keys(aws_lambda_function.this["authorizer"].environment[0].variables), "TOPICS_CLAIM")
-    && length([for k in keys(aws_apigatewayv2_route.http) : k if strcontains(k, "topics") || strcontains(k, "subscriptions")]) == 0)
+    condition = alltrue([
+      !contains(keys(aws_lambda_function.this), "topics"),
+      module.tables.subscriptions_table_name == null,
+      module.tables.topic_history_table_name == null,
+      !strcontains(module.iam.policy_documents["push"], "Topic"),
+      !strcontains(module.iam.policy_documents["poll"], "Topic"),
+      !contains(keys(aws_lambda_function.this["push"].environment[0].variables), "SUBSCRIPTIONS_TABLE"),
+      !contains(keys(aws_lambda_function.this["authorizer"].environment[0].variables), "TOPICS_CLAIM"),
+      length([for k in keys(aws_apigatewayv2_route.http) : k if strcontains(k, "topics") || strcontains(k, "subscriptions")]) == 0,
+    ])
     error_message = "switched off: no function, table, statement, setting or route of topics"
   }
 }
