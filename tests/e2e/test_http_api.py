@@ -41,14 +41,21 @@ def test_stack_json_names_the_http_api(stack: dict[str, Any]) -> None:
     assert described["url"] == stack["http_api_url"]
     assert described["routes"] == [
         "DELETE /v1/me/devices/{token}",
+        "DELETE /v1/me/subscriptions/{topic}",
+        "DELETE /v1/topics/{topic}/subscribers/{userId}",
         "DELETE /v1/users/{userId}/connections",
         "DELETE /v1/users/{userId}/devices/{token}",
         "GET /v1/me/devices",
         "GET /v1/me/notifications",
+        "GET /v1/me/subscriptions",
+        "GET /v1/me/subscriptions/{topic}",
+        "GET /v1/topics/{topic}/subscribers",
         "GET /v1/users/{userId}/connections",
         "GET /v1/users/{userId}/devices",
         "POST /v1/notifications",
         "PUT /v1/me/devices/{token}",
+        "PUT /v1/me/subscriptions/{topic}",
+        "PUT /v1/topics/{topic}/subscribers/{userId}",
         "PUT /v1/users/{userId}/devices/{token}",
     ]
 
@@ -192,7 +199,8 @@ def test_cors_preflight_and_answers(stack: dict[str, Any]) -> None:
     )
     assert allowed.status == 204
     assert allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
-    # GET, and with mobile push (on in examples/complete locally) PUT and DELETE of /v1/me/devices.
+    # GET, and with mobile push or topics (both on in examples/complete locally) PUT and DELETE
+    # of /v1/me/devices and /v1/me/subscriptions.
     methods = set(allowed.headers["Access-Control-Allow-Methods"].split(","))
     assert methods == {"GET", "PUT", "DELETE"}
     headers = set(allowed.headers["Access-Control-Allow-Headers"].split(","))

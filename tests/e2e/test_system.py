@@ -86,10 +86,12 @@ def test_stack_json_describes_the_deployment(stack: dict[str, Any]) -> None:
         *("authorizer", "connect", "disconnect", "poll", "push", "refresh", "sweeper"),
         *("users", "me"),  # the HTTP API's
         "devices",  # mobile push (platform applications passed by the local stack)
+        "topics",  # topics (on by default)
     }
-    assert {"$connect", "$disconnect", "$default", "poll", "push", "refresh"} <= set(
-        stack["routes"]
-    )
+    assert {
+        *("$connect", "$disconnect", "$default", "poll", "push", "refresh"),
+        *("subscribe", "unsubscribe"),
+    } <= set(stack["routes"])
     # moto stores EventBridge rules without firing them; the local stack fires this one.
     (rule,) = stack["scheduled_rules"].values()
     assert rule["targets"] == [stack["functions"]["sweeper"]] and rule["period_s"] == 2.0
