@@ -1,13 +1,18 @@
-"""Connections to AWS, created once per process and shared across invocations: boto3 low-level
+"""Connections to AWS, created once per process and shared across invocations: low-level
 clients (botocore clients are thread-safe) and, through `cached`, the objects of the lean
-@connections transport (wsnotify.transport)."""
+@connections transport (wsnotify.transport).
+
+The clients come from botocore directly, not boto3: boto3 adds only the resource layer, which no
+function uses, and `import boto3` also imports s3transfer, a third of a cold start's imports
+(docs/benchmarks.md, "Cold starts"). botocore's own session resolves credentials, Region and
+`AWS_ENDPOINT_URL*` exactly as boto3's does (boto3 delegates to it)."""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
 
 # Re-entrant: a client factory fetches the shared session through _get while the lock is held.
@@ -26,11 +31,29 @@ def cached(key: tuple[str, str, int], factory: Any) -> Any:
     return client
 
 
-def session() -> Any:
-    """One boto3 session per process: every client and the lean transport's credentials come
-    from the same resolution chain, resolved once (a second session would cost a cold start
-    another credential and config lookup)."""
-    return cached(("session", "", 0), boto3.session.Session)
+class Session:
+    """One botocore session with boto3's spelling (`client(...)`, `region_name`), so callers
+    read the same either way."""
+
+    def __init__(self) -> None:
+        self._session = botocore.session.get_session()
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return self._session.create_client(service, **kwargs)
+
+    def get_credentials(self) -> Any:
+        return self._session.get_credentials()
+
+    @property
+    def region_name(self) -> str | None:
+        return self._session.get_config_variable("region")  # type: ignore[no-any-return]
+
+
+def session() -> Session:
+    """One session per process: every client and the lean transport's credentials come from the
+    same resolution chain, resolved once (a second session would cost a cold start another
+    credential and config lookup)."""
+    return cached(("session", "", 0), Session)  # type: ignore[no-any-return]
 
 
 def dynamodb() -> Any:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wsnotify import mobile, topics
+from wsnotify import topics
 from wsnotify.config import Config
 from wsnotify.errors import FORBIDDEN, INVALID_REQUEST, RequestError
 from wsnotify.ids import is_ulid
@@ -213,6 +213,10 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
             raise RequestError(FORBIDDEN, "clients may not send mobile notifications")
         if broadcast:
             raise _invalid("mobile: broadcasts do not reach devices; name the users")
+        # Imported here: mobile pulls in the SNS and delivery code, which connect, poll and the
+        # authorizer (they validate user ids and polls) would otherwise load at every cold start.
+        from wsnotify import mobile
+
         mobile_part = mobile.parse(request["mobile"])
         if mobile_part.mode != "never" and not config.devices_table:
             raise _invalid("mobile: mobile push is not enabled on this deployment (mobile_push)")
