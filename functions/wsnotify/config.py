@@ -83,6 +83,10 @@ class Config:
     devices_table: str = ""
     devices_user_index: str = "userId-index"
     platform_applications: dict[str, str] = field(default_factory=dict)
+    # Profiles and segments (issue 12): the profiles, the index of the declared attributes.
+    profiles_table: str = ""
+    segment_index_table: str = ""
+    segment_attributes: tuple[str, ...] = ()
 
     def require(self, field: str) -> str:
         """Return a string setting that this function cannot work without."""
@@ -152,6 +156,11 @@ def load() -> Config:
         devices_table=_str("DEVICES_TABLE"),
         devices_user_index=_str("DEVICES_USER_INDEX", "userId-index"),
         platform_applications=_platform_applications(),
+        profiles_table=_str("PROFILES_TABLE"),
+        segment_index_table=_str("SEGMENT_INDEX_TABLE"),
+        segment_attributes=tuple(
+            a.strip() for a in _str("SEGMENT_ATTRIBUTES").split(",") if a.strip()
+        ),
     )
 
 

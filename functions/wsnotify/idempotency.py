@@ -46,14 +46,17 @@ def partition_key(sender: str, key: str) -> str:
 
 def fingerprint(request: PushRequest) -> str:
     """What makes two requests "the same": everything but the key."""
+    parts: list[Any] = [
+        list(request.user_ids),
+        request.broadcast,
+        request.message,
+        request.persist,
+        request.ttl_seconds,
+    ]
+    if request.segment is not None:  # appended only when present: older records keep matching
+        parts.append({"segment": {k: sorted(v) for k, v in request.segment.items()}})
     canonical = json.dumps(
-        [
-            list(request.user_ids),
-            request.broadcast,
-            request.message,
-            request.persist,
-            request.ttl_seconds,
-        ],
+        parts,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
 
-from wsnotify import delivery, envelope, idempotency, ids, log, mobile, store
+from wsnotify import audience, delivery, envelope, idempotency, ids, log, mobile, segments, store
 from wsnotify.config import Config
-from wsnotify.errors import PAYLOAD_TOO_LARGE, RequestError
+from wsnotify.errors import INVALID_REQUEST, PAYLOAD_TOO_LARGE, RequestError
 from wsnotify.validation import PushRequest
 
 BACKEND = "backend"
@@ -49,6 +50,8 @@ def push(
             f"the notification envelope is {len(frame)} bytes; "
             f"the limit is {envelope.MAX_NOTIFICATION_BYTES}",
         )
+    if request.dry_run:  # validated like a push (size included); nothing claimed, stored, sent
+        return _dry_run(config, request, counts)
 
     claim = None
     if request.idempotency_key is not None:
@@ -71,6 +74,7 @@ def push(
                 envelope.notification(notification_id, created_at, request.message, sender)
             )
 
+    request = _resolved(config, request)
     if request.persist:
         counts.update(stored=_persist(config, request, sender, notification_id, created_at))
 
@@ -117,6 +121,32 @@ def push(
         if not outcome.failed and not outcome.not_attempted:
             _complete(claim, result)
     return result
+
+
+def _resolved(config: Config, request: PushRequest) -> PushRequest:
+    """The request with its target turned into user ids (after the idempotency claim, so that a
+    completed repeat costs no resolution)."""
+    if request.segment is None:
+        return request
+    users = audience.users(config, request) or ()
+    if len(users) > segments.MAX_INLINE_SEGMENT_USERS:
+        raise RequestError(
+            INVALID_REQUEST,
+            f"the segment matches {len(users)} users; a push delivers to at most "
+            f"{segments.MAX_INLINE_SEGMENT_USERS} (narrow the segment)",
+        )
+    return dataclasses.replace(request, user_ids=users, segment=None)
+
+
+def _dry_run(config: Config, request: PushRequest, counts: dict[str, Any]) -> dict[str, Any]:
+    users = audience.users(config, request)
+    resolved = request if users is None else dataclasses.replace(request, user_ids=users)
+    connections = sum(
+        len(part) for part in _targets(config, config.require("connections_table"), resolved)
+    )
+    document = audience.dry_run(config, users, connections)
+    counts.update(dryRun=True, audience=document["audience"], connections=connections)
+    return document
 
 
 def _persist(

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wsnotify import mobile
+from wsnotify import mobile, segments
 from wsnotify.config import Config
 from wsnotify.errors import FORBIDDEN, INVALID_REQUEST, RequestError
 from wsnotify.ids import is_ulid
@@ -31,6 +31,8 @@ _PUSH_FIELDS = frozenset(
         "ttlSeconds",
         "idempotencyKey",
         "mobile",
+        "segment",
+        "dryRun",
     }
 )
 _POLL_FIELDS = frozenset({"after", "limit"})
@@ -127,6 +129,9 @@ class PushRequest:
     ttl_seconds: int
     idempotency_key: str | None = None
     mobile: Any = None  # wsnotify.mobile.Mobile when the request has a `mobile` part
+    # The `segment` target (wsnotify.segments), resolved to user_ids when the push runs.
+    segment: dict[str, tuple[str, ...]] | None = None
+    dry_run: bool = False
 
 
 def idempotency_key(value: Any) -> str:
@@ -143,15 +148,23 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
     """Validate a push request (the `action` key of a WebSocket frame is removed by the caller)."""
     _check_fields(request, _PUSH_FIELDS)
     portable_json(request, "the request")
-    targets = [k for k in ("userId", "userIds", "broadcast") if k in request]
+    targets = [k for k in ("userId", "userIds", "broadcast", "segment") if k in request]
     if len(targets) != 1:
-        raise _invalid("exactly one of userId, userIds, broadcast")
+        raise _invalid("exactly one of userId, userIds, broadcast, segment")
     if "message" not in request:
         raise _invalid("message is required")
 
     broadcast = False
     user_ids: tuple[str, ...] = ()
-    if "userId" in request:
+    segment = None
+    dry_run = request.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        raise _invalid("dryRun must be true or false")
+    if dry_run and from_client:
+        raise RequestError(FORBIDDEN, "clients may not dry-run a push")
+    if "segment" in request:
+        segment = segments.parse(config, request["segment"], from_client)
+    elif "userId" in request:
         user_ids = (user_id(request["userId"]),)
     elif "userIds" in request:
         raw = request["userIds"]
@@ -201,7 +214,17 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         mobile_part = mobile.parse(request["mobile"])
         if mobile_part.mode != "never" and not config.devices_table:
             raise _invalid("mobile: mobile push is not enabled on this deployment (mobile_push)")
-    return PushRequest(user_ids, broadcast, request["message"], persist, ttl, key, mobile_part)
+    return PushRequest(
+        user_ids,
+        broadcast,
+        request["message"],
+        persist,
+        ttl,
+        key,
+        mobile_part,
+        segment,
+        dry_run,
+    )
 
 
 @dataclass(frozen=True)
