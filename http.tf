@@ -17,6 +17,9 @@ locals {
       "POST /v1/notifications"                = "push"
       "GET /v1/users/{userId}/connections"    = "users"
       "DELETE /v1/users/{userId}/connections" = "users"
+      "PUT /v1/users/{userId}"                = "users"
+      "GET /v1/users/{userId}"                = "users"
+      "DELETE /v1/users/{userId}"             = "users"
     },
     local.auth_enabled ? { "GET /v1/me/notifications" = "me" } : {},
     local.mobile_enabled ? {

@@ -112,3 +112,18 @@ output "platform_application_arns" {
   description = "SNS platform application ARN per platform (APNS, APNS_SANDBOX, GCM) used by mobile push; empty when off."
   value       = local.platform_application_arns
 }
+
+output "profiles_table_name" {
+  description = "Name of the user profiles table (attributes, timezone, locale per user)."
+  value       = module.tables.profiles_table_name
+}
+
+output "segment_index_table_name" {
+  description = "Name of the segment index table (one item per declared attribute value and user)."
+  value       = module.tables.segment_index_table_name
+}
+
+output "users_function_name" {
+  description = "Name of the users function (direct invoke: {\"profiles\": {\"action\": \"put\"|\"get\"|\"delete\", \"userId\": ...}})."
+  value       = try(aws_lambda_function.this["users"].function_name, null)
+}

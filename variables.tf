@@ -727,3 +727,14 @@ variable "push_async_failure_queue_kms_key_arn" {
     error_message = "push_async_failure_queue_kms_key_arn must be a KMS key ARN."
   }
 }
+
+variable "segment_attributes" {
+  type        = list(string)
+  description = "Profile attributes that segments may target (PUT /v1/users/{userId}, push `segment`): each is indexed (one item per value and user in the segment-index table). Profiles are stored either way; a segment naming an undeclared attribute is refused. Names: 1-64 letters, digits, '_', '.' or '-'; at most 50."
+  default     = []
+
+  validation {
+    condition     = length(var.segment_attributes) <= 50 && length(distinct(var.segment_attributes)) == length(var.segment_attributes) && alltrue([for a in var.segment_attributes : can(regex("^[A-Za-z0-9_.-]{1,64}$", a))])
+    error_message = "segment_attributes must hold at most 50 unique names of 1-64 letters, digits, '_', '.' or '-'."
+  }
+}

@@ -63,8 +63,8 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer", "refresh", "sweeper"])
-    error_message = "seven functions with authentication on by default"
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "users", "authorizer", "refresh", "sweeper"])
+    error_message = "eight functions with authentication on by default (users keeps the profiles)"
   }
 
   assert {
@@ -246,8 +246,9 @@ run "everything_on" {
   assert {
     condition = toset(keys(aws_apigatewayv2_route.http)) == toset([
       "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
+      "PUT /v1/users/{userId}", "GET /v1/users/{userId}", "DELETE /v1/users/{userId}",
     ])
-    error_message = "the HTTP API has the four /v1 routes"
+    error_message = "the HTTP API has the seven /v1 routes"
   }
 
   assert {
