@@ -30,7 +30,7 @@ def publish(stack: dict[str, Any], body: Any) -> Answer:
 
 def invoke_users(stack: dict[str, Any], request: Any) -> dict[str, Any]:
     out = _backend(stack).invoke(
-        FunctionName=stack["terraform_outputs"]["users_function_name"],
+        FunctionName=stack["functions"]["users"],
         Payload=json.dumps(request).encode(),
     )
     assert out["StatusCode"] == 200 and "FunctionError" not in out, out
