@@ -157,7 +157,7 @@ class Demo:
         )
         await self.step(
             "a backend writes profiles (PUT /v1/users/{userId}), dry-runs a push to the segment "
-            "plan=pro in DE or AT, then sends it: only the matching user's socket gets it",
+            "plan=pro in DE or AT, then sends it: only the matching users' sockets get it",
             lambda: demo_segments.segment_push(
                 self.stack,
                 self.push,
