@@ -568,6 +568,7 @@ variable "http_api" {
         "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
         "PUT /v1/me/devices/{token}", "DELETE /v1/me/devices/{token}", "GET /v1/me/devices",
         "PUT /v1/users/{userId}/devices/{token}", "DELETE /v1/users/{userId}/devices/{token}", "GET /v1/users/{userId}/devices",
+        "PUT /v1/users/{userId}", "GET /v1/users/{userId}", "DELETE /v1/users/{userId}",
       ], k)
     ])
     error_message = "http_api.route_throttling keys must be route keys of the HTTP API, such as \"POST /v1/notifications\"."

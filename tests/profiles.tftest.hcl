@@ -102,6 +102,9 @@ run "segments_declared_with_the_http_api" {
   variables {
     create_http_api    = true
     segment_attributes = ["plan", "country"]
+    http_api = {
+      route_throttling = { "PUT /v1/users/{userId}" = { burst_limit = 20, rate_limit = 10 } }
+    }
   }
 
   assert {
@@ -118,6 +121,11 @@ run "segments_declared_with_the_http_api" {
   assert {
     condition     = aws_lambda_permission.http["PUT /v1/users/{userId}"].function_name == "ws-notify-users"
     error_message = "API Gateway may invoke users for the profile routes"
+  }
+
+  assert {
+    condition     = [for r in aws_apigatewayv2_stage.http[0].route_settings : r.throttling_burst_limit if r.route_key == "PUT /v1/users/{userId}"] == [20]
+    error_message = "the profile routes can be throttled by route key"
   }
 
   assert {
