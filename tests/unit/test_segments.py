@@ -410,3 +410,22 @@ def test_dry_run_over_http(aws: Any, seg: Transport) -> None:
     assert out["statusCode"] == 200
     assert json.loads(out["body"]) == {"ok": True, "dryRun": True, "audience": 2, "connections": 3}
     assert aws.scan(TableName=CONNECTIONS)["Count"] == 5 and seg.calls == 0
+
+
+@pytest.mark.parametrize("locale", ["de", "de-DE", "zh-Hant-TW", "es-419", "sr-Latn-RS"])
+def test_bcp47_locales_are_accepted(locale: str) -> None:
+    assert profiles.valid_locale(locale) == locale
+
+
+def test_timezones_fall_back_to_the_name_shape_without_a_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A runtime without any time zone database (none is guaranteed in every Lambda image)
+    still accepts IANA-shaped names and refuses the rest."""
+    monkeypatch.setattr(profiles, "_zones", lambda: frozenset())
+    assert profiles.valid_timezone("America/Argentina/Buenos_Aires") == (
+        "America/Argentina/Buenos_Aires"
+    )
+    assert profiles.valid_timezone("UTC") == "UTC"
+    with pytest.raises(Exception, match="is not an IANA time zone name"):
+        profiles.valid_timezone("not a zone")
