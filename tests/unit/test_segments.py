@@ -429,3 +429,40 @@ def test_timezones_fall_back_to_the_name_shape_without_a_database(
     assert profiles.valid_timezone("UTC") == "UTC"
     with pytest.raises(Exception, match="is not an IANA time zone name"):
         profiles.valid_timezone("not a zone")
+
+
+def test_an_index_item_of_a_newer_write_is_never_downgraded(aws: Any, seg: Transport) -> None:
+    future = envelope_now() + 10**9  # a concurrent write with a newer version put it
+    clients.dynamodb().put_item(
+        TableName=INDEX,
+        Item={
+            "attribute": {"S": "plan=pro"},
+            "userId": {"S": "alice"},
+            "updatedAt": {"N": str(future)},
+        },
+    )
+    put_profile("alice", attributes={"plan": "pro"})
+    put_profile("alice", attributes={"plan": "free"})  # its removal spares the newer item
+    item = aws.get_item(
+        TableName=INDEX, Key={"attribute": {"S": "plan=pro"}, "userId": {"S": "alice"}}
+    )["Item"]
+    assert int(item["updatedAt"]["N"]) == future
+
+
+def test_a_delete_retries_when_the_profile_changes_under_it(
+    aws: Any, seg: Transport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put_profile("alice", attributes={"plan": "pro"})
+    real_get = profiles._get
+    seen: list[int] = []
+
+    def stale_once(table: str, user: str) -> Any:
+        item = real_get(table, user)
+        if not seen and item is not None:
+            seen.append(1)  # another writer lands right after this read
+            put_profile("alice", attributes={"plan": "team", "country": "AT"})
+        return item
+
+    monkeypatch.setattr(profiles, "_get", stale_once)
+    assert profiles.delete(config(), "alice") is True
+    assert aws.scan(TableName=PROFILES)["Items"] == [] and index_items(aws) == set()
