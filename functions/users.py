@@ -57,6 +57,8 @@ def _profile(
         if found is None:
             raise RequestError(NOT_FOUND, f"user {user!r} has no profile")
         return found
+    if action != "delete":  # a route this function does not serve
+        raise RequestError(INVALID_REQUEST, f"unsupported profile operation {action!r}")
     if not profiles.delete(cfg, user):
         raise RequestError(NOT_FOUND, f"user {user!r} has no profile")
     return {"ok": True, "userId": user, "deleted": True}

@@ -13,6 +13,7 @@ from typing import Any
 
 from conftest import run
 from http_client import Answer, call
+from test_iam import without_statement
 from test_system import _backend, apush, connect, recv, silent
 
 
@@ -112,3 +113,20 @@ def test_undeclared_attributes_and_bad_segments_are_refused(stack: dict[str, Any
     assert empty.status == 400 and "segment.plan must be a list" in empty.json()["error"]["message"]
     result = asyncio.run(apush(stack, {"segment": {"country": "DE"}, "message": 1}))
     assert result["error"]["code"] == "INVALID_REQUEST"
+
+
+def test_segment_resolution_needs_its_own_statements(stack: dict[str, Any]) -> None:
+    """IAM is enforced locally: without ReadSegmentProfiles push cannot check candidates, and
+    without KeepSegmentIndex users cannot write a profile (each fails closed, as in AWS)."""
+    user = f"i-{uuid.uuid4().hex[:8]}"
+    request = {"segment": {"country": [f"X-{user}"]}, "message": 1, "dryRun": True}
+    assert profile(stack, "PUT", user, {"attributes": {"country": f"X-{user}"}}).status == 200
+    assert asyncio.run(apush(stack, request))["audience"] == 1
+    with without_statement(stack, "push", "ReadSegmentProfiles"):
+        assert asyncio.run(apush(stack, request))["error"]["code"] == "INTERNAL_ERROR"
+    with without_statement(stack, "users", "KeepSegmentIndex"):
+        denied = profile(stack, "PUT", user, {"attributes": {"country": "DE"}})
+        assert denied.status == 500 and denied.json()["error"]["code"] == "INTERNAL_ERROR"
+    # Nothing half-written: the profile is unchanged and still resolves.
+    assert profile(stack, "GET", user).json()["attributes"] == {"country": f"X-{user}"}
+    assert asyncio.run(apush(stack, request))["audience"] == 1

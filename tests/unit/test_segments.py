@@ -466,3 +466,10 @@ def test_a_delete_retries_when_the_profile_changes_under_it(
     monkeypatch.setattr(profiles, "_get", stale_once)
     assert profiles.delete(config(), "alice") is True
     assert aws.scan(TableName=PROFILES)["Items"] == [] and index_items(aws) == set()
+
+
+def test_an_unserved_profile_method_deletes_nothing(aws: Any, seg: Transport) -> None:
+    put_profile("alice", attributes={"plan": "pro"})
+    status, doc = http("PATCH", "alice", {"attributes": {}})
+    assert status == 400 and "unsupported profile operation 'patch'" in doc["error"]["message"]
+    assert http("GET", "alice")[0] == 200
