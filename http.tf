@@ -4,7 +4,8 @@
 # - end users under /v1/me, JWT: API Gateway's native JWT authorizer in jwks mode (issuer +
 #   audience), the project's Lambda authorizer (REQUEST, simple responses) in hs256 mode.
 # One function per resource group (docs/architecture.md): push (POST /v1/notifications), users
-# (presence and revocation), me (the caller's history); each keeps its own least-privilege role.
+# (presence, revocation and profiles), me (the caller's history); each keeps its own
+# least-privilege role.
 
 locals {
   create_http   = var.create && var.create_http_api
@@ -17,6 +18,9 @@ locals {
       "POST /v1/notifications"                = "push"
       "GET /v1/users/{userId}/connections"    = "users"
       "DELETE /v1/users/{userId}/connections" = "users"
+      "PUT /v1/users/{userId}"                = "users"
+      "GET /v1/users/{userId}"                = "users"
+      "DELETE /v1/users/{userId}"             = "users"
     },
     local.auth_enabled ? { "GET /v1/me/notifications" = "me" } : {},
     local.mobile_enabled ? {

@@ -11,11 +11,11 @@ locals {
   ]) : null
 
   # users and me serve the HTTP API (http.tf); me needs a user identity, so authentication.
+  # users also keeps the user profiles (direct invoke), so it exists with or without the API.
   # With authentication, refresh and sweeper keep connections within their token's lifetime.
   function_names = toset(concat(
-    ["connect", "disconnect", "push", "poll"],
+    ["connect", "disconnect", "push", "poll", "users"],
     local.auth_enabled ? ["authorizer", "refresh", "sweeper"] : [],
-    var.create_http_api ? ["users"] : [],
     var.create_http_api && local.auth_enabled ? ["me"] : [],
     length(var.mobile_push.platform_applications) > 0 ? ["devices"] : [],
     var.topics.enabled ? ["topics"] : [],
@@ -46,7 +46,7 @@ locals {
       SEND_CONCURRENCY           = tostring(var.push_send_concurrency)
       BROADCAST_SCAN_SEGMENTS    = tostring(var.broadcast_scan_segments)
       IDEMPOTENCY_WINDOW_SECONDS = tostring(var.idempotency_window_seconds)
-    }, local.client_push_settings, local.mobile_environment, local.topics_push_environment)
+    }, local.client_push_settings, local.mobile_environment, local.topics_push_environment, local.profiles_environment)
     devices = merge(local.log_level, local.mobile_environment)
     poll = merge(local.tables, local.log_level, {
       CONNECTIONS_ENDPOINT  = module.websocket_api.management_endpoint
@@ -57,7 +57,7 @@ locals {
       CONNECTIONS_ENDPOINT = module.websocket_api.management_endpoint
       SEND_CONCURRENCY     = tostring(var.push_send_concurrency)
       ADMIN_PRINCIPAL_ARNS = length(var.http_api.admin_principal_arns) > 0 ? join(",", var.http_api.admin_principal_arns) : null
-    })
+    }, local.profiles_environment)
     me = merge(local.log_level, {
       NOTIFICATIONS_TABLE = module.tables.notifications_table_name
     }, local.topics_push_environment)
@@ -128,6 +128,8 @@ module "iam" {
   subscriptions_table_arn         = module.tables.subscriptions_table_arn
   subscriptions_user_index_arn    = module.tables.subscriptions_user_index_arn
   topic_history_table_arn         = module.tables.topic_history_table_arn
+  profiles_table_arn              = module.tables.profiles_table_arn
+  segment_index_table_arn         = module.tables.segment_index_table_arn
   grant_connection_lookup         = !local.auth_enabled
   region                          = data.aws_region.current.name
   connections_table_arn           = coalesce(module.tables.connections_table_arn, "-")

@@ -127,3 +127,18 @@ output "topics_function_name" {
   description = "Name of the topics function (direct invoke: {\"topics\": {\"action\": \"subscribe\"|\"unsubscribe\"|\"list\", \"topic\", ...}}), or null when topics are off."
   value       = try(aws_lambda_function.this["topics"].function_name, null)
 }
+
+output "profiles_table_name" {
+  description = "Name of the user profiles table (attributes, timezone, locale per user)."
+  value       = module.tables.profiles_table_name
+}
+
+output "segment_index_table_name" {
+  description = "Name of the segment index table (one item per declared attribute value and user)."
+  value       = module.tables.segment_index_table_name
+}
+
+output "users_function_name" {
+  description = "Name of the users function (direct invoke: {\"profiles\": {\"action\": \"put\"|\"get\"|\"delete\", \"userId\": ...}})."
+  value       = try(aws_lambda_function.this["users"].function_name, null)
+}

@@ -568,6 +568,7 @@ variable "http_api" {
         "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
         "PUT /v1/me/devices/{token}", "DELETE /v1/me/devices/{token}", "GET /v1/me/devices",
         "PUT /v1/users/{userId}/devices/{token}", "DELETE /v1/users/{userId}/devices/{token}", "GET /v1/users/{userId}/devices",
+        "PUT /v1/users/{userId}", "GET /v1/users/{userId}", "DELETE /v1/users/{userId}",
       ], k)
     ])
     error_message = "http_api.route_throttling keys must be route keys of the HTTP API, such as \"POST /v1/notifications\"."
@@ -770,5 +771,16 @@ variable "topics" {
   validation {
     condition     = can(regex("^[A-Za-z0-9_:./-]{1,128}$", var.topics.claim))
     error_message = "topics.claim must be a claim name (1-128 letters, digits, '_', ':', '.', '/', '-')."
+  }
+}
+
+variable "segment_attributes" {
+  type        = list(string)
+  description = "Profile attributes that segments may target (PUT /v1/users/{userId}, push `segment`): each is indexed (one item per value and user in the segment-index table). Profiles are stored either way; a segment naming an undeclared attribute is refused. Names: 1-64 letters, digits, '_', '.' or '-'; at most 50."
+  default     = []
+
+  validation {
+    condition     = length(var.segment_attributes) <= 50 && length(distinct(var.segment_attributes)) == length(var.segment_attributes) && alltrue([for a in var.segment_attributes : can(regex("^[A-Za-z0-9_.-]{1,64}$", a))])
+    error_message = "segment_attributes must hold at most 50 unique names of 1-64 letters, digits, '_', '.' or '-'."
   }
 }

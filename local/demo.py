@@ -19,7 +19,7 @@ from botocore.credentials import Credentials
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
-from local import demo_client, sns_mobile, tokens
+from local import demo_client, demo_segments, sns_mobile, tokens
 from local.controlplane import aws_client
 from local.stack import Options, Stack
 
@@ -160,6 +160,16 @@ class Demo:
             "bob has no live connection: a push with mobile fallback reaches bob's registered "
             "phone (SNS) and not alice's, whose socket got it",
             self.mobile_fallback,
+        )
+        await self.step(
+            "a backend writes profiles (PUT /v1/users/{userId}), dry-runs a push to the segment "
+            "plan=pro in DE or AT, then sends it: only the matching users' sockets get it",
+            lambda: demo_segments.segment_push(
+                self.stack,
+                self.push,
+                lambda method, path, body: http_call(self.stack, method, path, body, sign=True),
+                WAIT_S,
+            ),
         )
         await self.step(
             "dave's app uses the Python client (clients/python): it loses the network, "

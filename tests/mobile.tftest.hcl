@@ -41,6 +41,19 @@ override_resource {
   values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-notifications" }
 }
 
+# Profiles and segments (tests/profiles.tftest.hcl): their ARNs are in the push and users policies.
+override_resource {
+  target          = module.tables.aws_dynamodb_table.profiles[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-profiles", name = "ws-notify-profiles" }
+}
+
+override_resource {
+  target          = module.tables.aws_dynamodb_table.segment_index[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-segment-index", name = "ws-notify-segment-index" }
+}
+
 override_resource {
   target          = module.tables.aws_dynamodb_table.subscriptions[0]
   override_during = plan

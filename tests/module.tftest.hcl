@@ -41,6 +41,19 @@ override_resource {
   values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-notifications" }
 }
 
+# Profiles and segments (tests/profiles.tftest.hcl): their ARNs are in the push and users policies.
+override_resource {
+  target          = module.tables.aws_dynamodb_table.profiles[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-profiles", name = "ws-notify-profiles" }
+}
+
+override_resource {
+  target          = module.tables.aws_dynamodb_table.segment_index[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-segment-index", name = "ws-notify-segment-index" }
+}
+
 override_resource {
   target          = module.tables.aws_dynamodb_table.subscriptions[0]
   override_during = plan
@@ -75,8 +88,8 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer", "refresh", "sweeper", "topics"])
-    error_message = "eight functions with authentication and topics on by default"
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "users", "authorizer", "refresh", "sweeper", "topics"])
+    error_message = "nine functions with authentication and topics on by default (users keeps the profiles)"
   }
 
   assert {
@@ -128,6 +141,8 @@ run "defaults" {
       SUBSCRIPTIONS_TABLE        = "ws-notify-subscriptions"
       TOPIC_HISTORY_TABLE        = "ws-notify-topic-history"
       TOPIC_NAMESPACES           = jsonencode({ "" = { self_subscribe = false, history = true, history_ttl_seconds = 604800 } })
+      PROFILES_TABLE             = "ws-notify-profiles"
+      SEGMENT_INDEX_TABLE        = "ws-notify-segment-index"
     })
     error_message = "push environment per docs/architecture.md"
   }
@@ -262,8 +277,9 @@ run "everything_on" {
   assert {
     condition = toset([for k in keys(aws_apigatewayv2_route.http) : k if !strcontains(k, "/topics/") && !strcontains(k, "/subscriptions")]) == toset([
       "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
+      "PUT /v1/users/{userId}", "GET /v1/users/{userId}", "DELETE /v1/users/{userId}",
     ])
-    error_message = "the HTTP API has the four /v1 routes (and the topic routes, tests/topics.tftest.hcl)"
+    error_message = "the HTTP API has the seven /v1 routes (and the topic routes, tests/topics.tftest.hcl)"
   }
 
   assert {

@@ -54,6 +54,8 @@ module "notifications" {
       vip  = {}
     }
   }
+  # Profiles are stored for every user; these attributes may be targeted by a push `segment`.
+  segment_attributes = ["plan", "country"]
   # Stage logging is opt-in: it needs the Region-wide API Gateway CloudWatch role (README).
   enable_websocket_access_logs    = var.enable_websocket_access_logs
   api_gateway_account_role_exists = var.api_gateway_account_role_exists

@@ -92,6 +92,10 @@ class Config:
     # The claim listing a user's topic patterns; set (by Terraform) where topics are on. The
     # authorizer copies it into its context only when set.
     topics_claim: str = ""
+    # Profiles and segments (issue 12): the profiles, the index of the declared attributes.
+    profiles_table: str = ""
+    segment_index_table: str = ""
+    segment_attributes: tuple[str, ...] = ()
 
     def require(self, field: str) -> str:
         """Return a string setting that this function cannot work without."""
@@ -166,6 +170,11 @@ def load() -> Config:
         topic_history_table=_str("TOPIC_HISTORY_TABLE"),
         topic_namespaces=_topic_namespaces(),
         topics_claim=_str("TOPICS_CLAIM"),
+        profiles_table=_str("PROFILES_TABLE"),
+        segment_index_table=_str("SEGMENT_INDEX_TABLE"),
+        segment_attributes=tuple(
+            a.strip() for a in _str("SEGMENT_ATTRIBUTES").split(",") if a.strip()
+        ),
     )
 
 

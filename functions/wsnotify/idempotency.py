@@ -46,16 +46,20 @@ def partition_key(sender: str, key: str) -> str:
 
 def fingerprint(request: PushRequest) -> str:
     """What makes two requests "the same": everything but the key."""
+    parts: list[Any] = [
+        list(request.user_ids),
+        request.broadcast,
+        request.message,
+        request.persist,
+        request.ttl_seconds,
+    ]
+    # Appended only when present, so the fingerprints of other requests stay as they were.
+    if request.topic is not None:
+        parts.append(request.topic.name)
+    if request.segment is not None:
+        parts.append({"segment": {k: sorted(v) for k, v in request.segment.items()}})
     canonical = json.dumps(
-        [
-            list(request.user_ids),
-            request.broadcast,
-            request.message,
-            request.persist,
-            request.ttl_seconds,
-        ]
-        # Only topic pushes carry it: the fingerprints of other requests stay as they were.
-        + ([request.topic.name] if request.topic is not None else []),
+        parts,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

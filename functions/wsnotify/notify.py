@@ -7,14 +7,22 @@ import json
 import time
 from typing import Any
 
-from wsnotify import delivery, envelope, idempotency, ids, log, mobile, store, subscriptions
+from wsnotify import (
+    audience,
+    delivery,
+    envelope,
+    idempotency,
+    ids,
+    log,
+    mobile,
+    segments,
+    store,
+)
 from wsnotify.config import Config
-from wsnotify.errors import PAYLOAD_TOO_LARGE, RequestError
+from wsnotify.errors import INVALID_REQUEST, PAYLOAD_TOO_LARGE, RequestError
 from wsnotify.validation import PushRequest
 
 BACKEND = "backend"
-# Subscribers read per Query page when a topic's audience is resolved inline.
-SUBSCRIBER_PAGE_SIZE = 1000
 
 
 def sender_of_user(user_id: str) -> str:
@@ -53,6 +61,8 @@ def push(
             f"the notification envelope is {len(frame)} bytes; "
             f"the limit is {envelope.MAX_NOTIFICATION_BYTES}",
         )
+    if request.dry_run:  # validated like a push (size included); nothing claimed, stored, sent
+        return _dry_run(config, request, counts)
 
     claim = None
     if request.idempotency_key is not None:
@@ -75,12 +85,13 @@ def push(
                 envelope.notification(notification_id, created_at, request.message, sender, topic)
             )
 
+    request = _resolved(config, request)
     if request.persist:
         counts.update(stored=_persist(config, request, sender, notification_id, created_at))
     if topic is not None:
         # The audience is whoever is subscribed now, read after the history row is written: a
         # user subscribing meanwhile finds the notification by polling the topic.
-        request = dataclasses.replace(request, user_ids=_subscribers(config, topic))
+        request = dataclasses.replace(request, user_ids=audience.users(config, request) or ())
 
     table = config.require("connections_table")
     by_user = _targets(config, table, request)
@@ -128,6 +139,32 @@ def push(
         if not outcome.failed and not outcome.not_attempted:
             _complete(claim, result)
     return result
+
+
+def _resolved(config: Config, request: PushRequest) -> PushRequest:
+    """The request with its target turned into user ids (after the idempotency claim, so that a
+    completed repeat costs no resolution)."""
+    if request.segment is None:
+        return request
+    users = audience.users(config, request) or ()
+    if len(users) > segments.MAX_INLINE_SEGMENT_USERS:
+        raise RequestError(
+            INVALID_REQUEST,
+            f"the segment matches {len(users)} users; a push delivers to at most "
+            f"{segments.MAX_INLINE_SEGMENT_USERS} (narrow the segment)",
+        )
+    return dataclasses.replace(request, user_ids=users, segment=None)
+
+
+def _dry_run(config: Config, request: PushRequest, counts: dict[str, Any]) -> dict[str, Any]:
+    users = audience.users(config, request)
+    resolved = request if users is None else dataclasses.replace(request, user_ids=users)
+    connections = sum(
+        len(part) for part in _targets(config, config.require("connections_table"), resolved)
+    )
+    document = audience.dry_run(config, users, connections)
+    counts.update(dryRun=True, audience=document["audience"], connections=connections)
+    return document
 
 
 def _persist(
@@ -219,13 +256,3 @@ def _targets(config: Config, table: str, request: PushRequest) -> list[list[str]
             config.send_concurrency,
         )
     return parts
-
-
-def _subscribers(config: Config, topic: str) -> tuple[str, ...]:
-    """A topic's subscribers, every page (the inline path; large topics go to sharded jobs)."""
-    table = config.require("subscriptions_table")
-    return tuple(
-        user
-        for page in subscriptions.subscriber_pages(table, topic, SUBSCRIBER_PAGE_SIZE)
-        for user in page
-    )

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wsnotify import topics
+from wsnotify import segments, topics
 from wsnotify.config import Config
 from wsnotify.errors import FORBIDDEN, INVALID_REQUEST, RequestError
 from wsnotify.ids import is_ulid
@@ -32,6 +32,8 @@ _PUSH_FIELDS = frozenset(
         "idempotencyKey",
         "mobile",
         "topic",
+        "segment",
+        "dryRun",
     }
 )
 _POLL_FIELDS = frozenset({"after", "limit", "topic"})
@@ -129,6 +131,9 @@ class PushRequest:
     idempotency_key: str | None = None
     mobile: Any = None  # wsnotify.mobile.Mobile when the request has a `mobile` part
     topic: Any = None  # wsnotify.topics.Topic of a topic push (user_ids empty until resolved)
+    # The `segment` target (wsnotify.segments), resolved to user_ids when the push runs.
+    segment: dict[str, tuple[str, ...]] | None = None
+    dry_run: bool = False
 
 
 def idempotency_key(value: Any) -> str:
@@ -145,20 +150,28 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
     """Validate a push request (the `action` key of a WebSocket frame is removed by the caller)."""
     _check_fields(request, _PUSH_FIELDS)
     portable_json(request, "the request")
-    targets = [k for k in ("userId", "userIds", "broadcast", "topic") if k in request]
+    targets = [k for k in ("userId", "userIds", "broadcast", "topic", "segment") if k in request]
     if len(targets) != 1:
-        raise _invalid("exactly one of userId, userIds, broadcast, topic")
+        raise _invalid("exactly one of userId, userIds, broadcast, topic, segment")
     if "message" not in request:
         raise _invalid("message is required")
 
     broadcast = False
     user_ids: tuple[str, ...] = ()
     topic = None
+    segment = None
+    dry_run = request.get("dryRun", False)
+    if not isinstance(dry_run, bool):
+        raise _invalid("dryRun must be true or false")
+    if dry_run and from_client:
+        raise RequestError(FORBIDDEN, "clients may not dry-run a push")
     if "topic" in request:
         if from_client:
             # A topic reaches every subscriber: a backend's decision, like broadcast.
             raise RequestError(FORBIDDEN, "clients may not push to topics")
         topic = topics.resolve(config, request["topic"])
+    elif "segment" in request:
+        segment = segments.parse(config, request["segment"], from_client)
     elif "userId" in request:
         user_ids = (user_id(request["userId"]),)
     elif "userIds" in request:
@@ -221,7 +234,16 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         if mobile_part.mode != "never" and not config.devices_table:
             raise _invalid("mobile: mobile push is not enabled on this deployment (mobile_push)")
     return PushRequest(
-        user_ids, broadcast, request["message"], persist, ttl, key, mobile_part, topic
+        user_ids,
+        broadcast,
+        request["message"],
+        persist,
+        ttl,
+        key,
+        mobile_part,
+        topic,
+        segment,
+        dry_run,
     )
 
 

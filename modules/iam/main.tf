@@ -99,6 +99,38 @@ locals {
     },
   ] : []
 
+  # Profiles and segments: users keeps a profile and its index items (wsnotify.profiles); push
+  # resolves a segment through the index, checks the candidates' profiles and deletes index
+  # items that contradict them (wsnotify.segments). No Scan anywhere.
+  profile_statements = var.profiles_table_arn == null || var.segment_index_table_arn == null ? [] : [
+    {
+      Sid      = "KeepProfiles"
+      Effect   = "Allow"
+      Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+      Resource = [var.profiles_table_arn]
+    },
+    {
+      Sid      = "KeepSegmentIndex"
+      Effect   = "Allow"
+      Action   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+      Resource = [var.segment_index_table_arn]
+    },
+  ]
+  segment_statements = var.profiles_table_arn == null || var.segment_index_table_arn == null ? [] : [
+    {
+      Sid      = "ResolveSegments"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Query", "dynamodb:DeleteItem"]
+      Resource = [var.segment_index_table_arn]
+    },
+    {
+      Sid      = "ReadSegmentProfiles"
+      Effect   = "Allow"
+      Action   = ["dynamodb:BatchGetItem"]
+      Resource = [var.profiles_table_arn]
+    },
+  ]
+
   function_statements = {
     devices = concat([
       {
@@ -190,6 +222,7 @@ locals {
       }],
       [local.manage_connections, local.close_connections],
       local.mobile_push_statements,
+      local.segment_statements,
       local.connection_lookup,
       local.table_key,
     )
@@ -259,7 +292,7 @@ locals {
         Resource = [var.connections_table_arn]
       },
       local.close_connections,
-    ], local.table_key)
+    ], local.profile_statements, local.table_key)
 
     me = concat([{
       Sid      = "ReadHistory"

@@ -161,3 +161,15 @@ variable "devices_user_index_arn" {
   description = "ARN of the device registry's userId GSI (mobile push), or null."
   default     = null
 }
+
+variable "profiles_table_arn" {
+  type        = string
+  description = "ARN of the user profiles table: users keeps it (Get/Put/DeleteItem), push reads candidates of a segment (BatchGetItem). Null grants nothing."
+  default     = null
+}
+
+variable "segment_index_table_arn" {
+  type        = string
+  description = "ARN of the segment index table: users writes its items (Put/DeleteItem), push queries it and prunes stale items (Query, DeleteItem). Null grants nothing."
+  default     = null
+}

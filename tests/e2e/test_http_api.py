@@ -43,6 +43,7 @@ def test_stack_json_names_the_http_api(stack: dict[str, Any]) -> None:
         "DELETE /v1/me/devices/{token}",
         "DELETE /v1/me/subscriptions/{topic}",
         "DELETE /v1/topics/{topic}/subscribers/{userId}",
+        "DELETE /v1/users/{userId}",
         "DELETE /v1/users/{userId}/connections",
         "DELETE /v1/users/{userId}/devices/{token}",
         "GET /v1/me/devices",
@@ -50,12 +51,14 @@ def test_stack_json_names_the_http_api(stack: dict[str, Any]) -> None:
         "GET /v1/me/subscriptions",
         "GET /v1/me/subscriptions/{topic}",
         "GET /v1/topics/{topic}/subscribers",
+        "GET /v1/users/{userId}",
         "GET /v1/users/{userId}/connections",
         "GET /v1/users/{userId}/devices",
         "POST /v1/notifications",
         "PUT /v1/me/devices/{token}",
         "PUT /v1/me/subscriptions/{topic}",
         "PUT /v1/topics/{topic}/subscribers/{userId}",
+        "PUT /v1/users/{userId}",
         "PUT /v1/users/{userId}/devices/{token}",
     ]
 

@@ -278,10 +278,10 @@ def test_largest_allowed_message_is_delivered(aws: Any, backend: Transport) -> N
 @pytest.mark.parametrize(
     ("request_", "message"),
     [
-        ({"message": 1}, "exactly one of userId, userIds, broadcast, topic"),
+        ({"message": 1}, "exactly one of userId, userIds, broadcast, topic, segment"),
         (
             {"userId": "a", "userIds": ["b"], "message": 1},
-            "exactly one of userId, userIds, broadcast, topic",
+            "exactly one of userId, userIds, broadcast, topic, segment",
         ),
         ({"userId": "a"}, "message is required"),
         ({"userId": 5, "message": 1}, "userId must be a string"),

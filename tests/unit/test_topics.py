@@ -412,7 +412,7 @@ def test_topic_push_over_http_and_with_no_subscribers(topic_aws: Any, transport:
         (
             {"topic": "x", "userId": "a", "message": 1},
             "INVALID_REQUEST",
-            "exactly one of userId, userIds, broadcast, topic",
+            "exactly one of userId, userIds, broadcast, topic, segment",
         ),
         ({"topic": "zzz:x", "message": 1}, "INVALID_REQUEST", "topic: unknown namespace 'zzz'"),
     ],
