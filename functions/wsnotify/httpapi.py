@@ -14,6 +14,7 @@ from wsnotify.errors import (
     FORBIDDEN,
     INTERNAL_ERROR,
     INVALID_REQUEST,
+    NOT_FOUND,
     PAYLOAD_TOO_LARGE,
     UNAUTHORIZED,
     RequestError,
@@ -23,6 +24,7 @@ STATUS = {
     INVALID_REQUEST: 400,
     UNAUTHORIZED: 401,
     FORBIDDEN: 403,
+    NOT_FOUND: 404,
     PAYLOAD_TOO_LARGE: 413,
     INTERNAL_ERROR: 500,
 }
