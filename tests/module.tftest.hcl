@@ -63,8 +63,8 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer", "refresh", "sweeper"])
-    error_message = "seven functions with authentication on by default"
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer", "refresh", "sweeper", "schedules"])
+    error_message = "eight functions with authentication and scheduling on by default"
   }
 
   assert {
@@ -113,6 +113,16 @@ run "defaults" {
       BROADCAST_SCAN_SEGMENTS    = "4"
       IDEMPOTENCY_WINDOW_SECONDS = "86400"
       LOG_LEVEL                  = "INFO"
+      # Scheduled sends (schedules.tf).
+      SCHEDULES_TABLE                = "ws-notify-schedules"
+      SCHEDULES_TARGET_INDEX         = "target-index"
+      SCHEDULE_GROUP                 = "ws-notify"
+      SCHEDULER_ROLE_ARN             = "arn:aws:iam::111122223333:role/ws-notify-scheduler-eu-west-1"
+      SCHEDULE_TARGET_ARN            = "arn:aws:lambda:eu-west-1:111122223333:function:ws-notify-push"
+      SCHEDULE_DLQ_ARN               = "arn:aws:sqs:eu-west-1:111122223333:ws-notify-schedule-dlq"
+      SCHEDULE_RETRY_ATTEMPTS        = "3"
+      SCHEDULE_MAX_EVENT_AGE_SECONDS = "3600"
+      DEFAULT_TIMEZONE               = "UTC"
     })
     error_message = "push environment per docs/architecture.md"
   }
@@ -246,8 +256,9 @@ run "everything_on" {
   assert {
     condition = toset(keys(aws_apigatewayv2_route.http)) == toset([
       "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
+      "GET /v1/schedules", "GET /v1/schedules/{scheduleId}", "PATCH /v1/schedules/{scheduleId}", "DELETE /v1/schedules/{scheduleId}",
     ])
-    error_message = "the HTTP API has the four /v1 routes"
+    error_message = "the HTTP API has the four /v1 routes and the four schedule routes"
   }
 
   assert {
