@@ -90,7 +90,7 @@ def _ssm_resource(self: Any) -> str:
 def _scheduler_resource(self: Any) -> str:
     """EventBridge Scheduler: the schedule ARN a request names (``/schedules/{Name}``, the group
     in the body or the ``groupName`` query parameter); ``*`` for ListSchedules and groups."""
-    path = str(self.uri).split("?", 1)[0]
+    path = urllib.parse.urlsplit(str(self.uri)).path
     if not path.startswith("/schedules/"):
         return "*"
     name = urllib.parse.unquote(path.rsplit("/", 1)[-1])

@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -128,7 +129,7 @@ def next_fire(
     elif (period_s := rate_seconds(expression)) is not None:
         origin = start or _utc(schedule.get("CreationDate")) or seen_at
         period = timedelta(seconds=period_s)
-        candidate = origin + period * (max(int((after - origin) / period) + 1, 0))
+        candidate = origin + period * max(math.floor((after - origin) / period) + 1, 0)
     elif (match := _CRON.fullmatch(expression)) is not None:
         times = cron.parse(match.group(1)).fire_times(str(zone), after, 1)
         candidate = times[0] if times else None
