@@ -454,3 +454,63 @@ def test_internal_error_in_management(sched: Transport, monkeypatch: pytest.Monk
     monkeypatch.setattr(schedules, "list_page", broken)
     out = manage("list")
     assert out["error"]["code"] == "INTERNAL_ERROR"
+
+
+def test_target_keys_for_every_target_kind() -> None:
+    assert schedules.target_key({"topic": "events:webinar"}) == "topic:events:webinar"
+    assert schedules.target_key({"segment": {"plan": ["pro"]}}) == "segment"
+    assert schedules.target_key({"broadcast": True}) == "broadcast"
+
+
+def test_update_recreates_a_part_scheduler_already_removed(sched: Transport) -> None:
+    sid = push.handler({"userId": "alice", "message": 1, "delaySeconds": 60}, None)["scheduleId"]
+    clients.scheduler().delete_schedule(Name=f"{sid}-0", GroupName=GROUP)
+    out = manage("update", scheduleId=sid, delaySeconds=600)
+    assert out["ok"] is True and parts_of(sid) == [f"{sid}-0"]
+
+
+def test_update_loses_to_a_concurrent_cancel(
+    sched: Transport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sid = push.handler({"userId": "alice", "message": 1, "delaySeconds": 60}, None)["scheduleId"]
+    monkeypatch.setattr(schedules.schedule_store, "update_when", lambda *a: False)
+    out = manage("update", scheduleId=sid, delaySeconds=600)
+    assert out["error"]["code"] == "INVALID_REQUEST" and "cancelled meanwhile" in str(out)
+    assert parts_of(sid) == []
+
+
+def test_profile_reads_retry_unprocessed_keys(
+    sched: Transport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wsnotify import audience_zones
+
+    ddb = clients.dynamodb()
+    profile(ddb, "alice", "Asia/Tokyo")
+    calls: list[int] = []
+
+    class Flaky:
+        def batch_get_item(self, **kw: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 1:  # DynamoDB may leave keys unprocessed under load
+                return {
+                    "Responses": {PROFILES: []},
+                    "UnprocessedKeys": {PROFILES: kw["RequestItems"][PROFILES]},
+                }
+            return ddb.batch_get_item(**kw)
+
+    monkeypatch.setattr(audience_zones.clients, "dynamodb", Flaky)
+    monkeypatch.setattr(audience_zones.time, "sleep", lambda s: None)
+    assert audience_zones.timezones(PROFILES, ["alice", "bob"]) == {
+        "alice": "Asia/Tokyo",
+        "bob": None,
+    }
+    assert len(calls) == 2
+    assert audience_zones.timezones("", ["carol"]) == {"carol": None}
+
+
+def test_a_bad_default_timezone_is_a_configuration_error(
+    sched: Transport, env: pytest.MonkeyPatch
+) -> None:
+    env.setenv("DEFAULT_TIMEZONE", "Nowhere/Land")
+    out = push.handler({"userId": "a", "message": 1, "delaySeconds": 5}, None)
+    assert out["error"]["code"] == "INTERNAL_ERROR"
