@@ -126,45 +126,59 @@ def test_a_cancelled_schedule_never_arrives(stack: dict[str, Any]) -> None:
     run(body())
 
 
+def zones_of(stack: dict[str, Any], users: dict[str, str]) -> dict[str, str]:
+    """Each user's zone: written to the profiles table when the deployment has one (issue 12),
+    else the default zone for everybody (the push function's PROFILES_TABLE is unset)."""
+    lam = aws_client("lambda", stack["aws_endpoint"], stack["region"])
+    variables = lam.get_function_configuration(FunctionName=stack["push_function_name"])[
+        "Environment"
+    ]["Variables"]
+    table = variables.get("PROFILES_TABLE")
+    if not table:
+        return dict.fromkeys(users, variables.get("DEFAULT_TIMEZONE", "UTC"))
+    ddb = aws_client("dynamodb", stack["aws_endpoint"], stack["region"])
+    for user, zone in users.items():
+        ddb.put_item(
+            TableName=table,
+            Item={"userId": {"S": user}, "timezone": {"S": zone}, "attributes": {"M": {}}},
+        )
+    return users
+
+
 def test_local_time_reaches_each_group_at_its_time(
     stack: dict[str, Any], scheduler_clock: Any
 ) -> None:
-    """Before the profiles table exists (issue 12) every recipient is in the default zone:
-    both users form one group. With profiles, two zones make two groups fired one after the
-    other. Either way the emulated Scheduler's clock is moved to just before each fire time."""
+    """Each user gets the notification at the wall-clock time of their own zone: one group per
+    zone, fired one after the other. The emulated Scheduler's clock is moved to just before each
+    group's fire time. Before the profiles table exists (issue 12) both users are in the default
+    zone and form one group (the grouping itself: tests/unit/test_schedules.py)."""
 
     async def body() -> None:
-        carol = await connect(stack, "sched-carol")
-        dave = await connect(stack, "sched-dave")
+        zones = zones_of(stack, {"sched-carol": "Europe/Berlin", "sched-dave": "America/New_York"})
+        sockets = {user: await connect(stack, user) for user in zones}
+        wall = (datetime.now(UTC) + timedelta(minutes=2)).strftime("%H:%M")
         result = await apush(
             stack,
-            {
-                "userIds": ["sched-carol", "sched-dave"],
-                "message": "good morning",
-                "localTime": {"time": (datetime.now(UTC) + timedelta(minutes=2)).strftime("%H:%M")},
-            },
+            {"userIds": sorted(zones), "message": "good morning", "localTime": {"time": wall}},
         )
         assert result["ok"] is True, result
         groups = result["groups"]
-        assert sum(g["users"] for g in groups) == 2
+        assert sorted(g["timezone"] for g in groups) == sorted(set(zones.values()))
         assert [g["fireAt"] for g in groups] == result["fireTimes"]
-        names = scheduler_names(stack, result["scheduleId"])
-        assert len(names) == len(groups)
-        assert await silent(carol, within=1.0)
+        assert len(scheduler_names(stack, result["scheduleId"])) == len(groups)
+        assert await silent(sockets["sched-carol"], within=1.0)
         for group in groups:
             scheduler_clock(epoch(group["fireAt"]) - time.time() - 1.5)
-            frames = []
-            for ws in (carol, dave):
-                try:
-                    frames.append(await recv(ws, timeout=6))
-                except TimeoutError:
-                    frames.append(None)
-            assert sum(1 for f in frames if f) == group["users"]
-            assert all(f["data"] == "good morning" for f in frames if f)
+            for user, ws in sockets.items():
+                if zones[user] == group["timezone"]:
+                    frame = await recv(ws, timeout=6)
+                    assert frame["data"] == "good morning"
+                else:
+                    assert await silent(ws, within=0.5), f"{user} got another zone's send"
         view = manage(stack, "get", scheduleId=result["scheduleId"])["schedule"]
         assert all(g["fired"] for g in view["groups"]) and view["state"] == "completed"
-        await carol.close()
-        await dave.close()
+        for ws in sockets.values():
+            await ws.close()
 
     run(body())
 
