@@ -111,6 +111,10 @@ def test_a_cancelled_schedule_never_arrives(stack: dict[str, Any]) -> None:
         phone = await connect(stack, "sched-bob")
         result = await apush(stack, {"userId": "sched-bob", "message": "no", "delaySeconds": 3})
         schedule_id = result["scheduleId"]
+        moved = await asyncio.to_thread(
+            api, stack, "PATCH", f"/v1/schedules/{schedule_id}", body={"delaySeconds": 4}
+        )
+        assert moved.status == 200 and moved.json()["schedule"]["when"] == {"delaySeconds": 4}
         cancelled = await asyncio.to_thread(api, stack, "DELETE", f"/v1/schedules/{schedule_id}")
         assert cancelled.status == 200 and cancelled.json()["schedule"]["state"] == "cancelled"
         assert scheduler_names(stack, schedule_id) == []
