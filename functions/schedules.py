@@ -45,7 +45,8 @@ def _route(cfg: config.Config, event: dict[str, Any], inv: log.Invocation) -> di
         return _dispatch(cfg, inv, {"action": "cancel", "scheduleId": schedule_id})
     if method == "PATCH":
         body = parse_json_object(event.get("body"), bool(event.get("isBase64Encoded")))
-        return _dispatch(cfg, inv, {"action": "update", "scheduleId": schedule_id, **body})
+        # The body is only the time: its keys never reach the command (no "action" smuggling).
+        return _dispatch(cfg, inv, {"action": "update", "scheduleId": schedule_id}, body)
     return _dispatch(cfg, inv, {"action": "get", "scheduleId": schedule_id})
 
 
@@ -55,7 +56,9 @@ def _integer(text: str) -> int:
     return int(text)
 
 
-def _dispatch(cfg: config.Config, inv: log.Invocation, command: Any) -> dict[str, Any]:
+def _dispatch(
+    cfg: config.Config, inv: log.Invocation, command: Any, body: Any = None
+) -> dict[str, Any]:
     if not isinstance(command, dict) or command.get("action") not in _ACTIONS:
         raise RequestError(
             INVALID_REQUEST, f"schedules.action must be one of {', '.join(_ACTIONS)}"
@@ -75,7 +78,8 @@ def _dispatch(cfg: config.Config, inv: log.Invocation, command: Any) -> dict[str
         return domain.get(settings, command.get("scheduleId"), now)
     if action == "cancel":
         return domain.cancel(settings, command.get("scheduleId"), now)
-    body = {k: v for k, v in command.items() if k not in ("action", "scheduleId")}
+    if body is None:
+        body = {k: v for k, v in command.items() if k not in ("action", "scheduleId")}
     return domain.update(cfg, settings, command.get("scheduleId"), body, now)
 
 

@@ -442,6 +442,8 @@ def test_http_routes(sched: Transport) -> None:
     assert status == 200 and doc["schedule"]["state"] == "scheduled"
     status, doc = http("PATCH", f"/v1/schedules/{sid}", {"delaySeconds": 120})
     assert status == 200 and doc["schedule"]["when"] == {"delaySeconds": 120}
+    status, doc = http("PATCH", f"/v1/schedules/{sid}", {"action": "cancel"})
+    assert status == 400 and "unknown field(s): action" in doc["error"]["message"]
     status, doc = http("DELETE", f"/v1/schedules/{sid}")
     assert status == 200 and doc["schedule"]["state"] == "cancelled"
     assert http("GET", f"/v1/schedules/{'1' * 26}")[0] == 404
