@@ -15,7 +15,7 @@ import boto3
 import pytest
 from conftest import CLOCK_FILE, REPO, run
 from http_client import Answer, call
-from test_system import apush, connect, recv, silent
+from test_system import apush, connect, push, recv, silent
 
 from local.controlplane import aws_client
 
@@ -263,3 +263,18 @@ def test_a_failing_target_lands_in_the_dead_letter_queue(stack: dict[str, Any]) 
     sqs.delete_message(QueueUrl=out["schedule_dlq_url"], ReceiptHandle=message["ReceiptHandle"])
     listed = scheduler.list_schedules(GroupName=out["schedule_group_name"])["Schedules"]
     assert name not in [s["Name"] for s in listed]  # deleted after completion
+
+
+def test_push_without_its_scheduler_statement_cannot_schedule(stack: dict[str, Any]) -> None:
+    """The push role's scheduler:CreateSchedule is scoped to the group (local IAM checks the
+    schedule ARN): without the statement, a scheduled publish fails and leaves nothing behind."""
+    from test_iam import without_statement
+
+    request = {"userId": "sched-ivy", "message": 1, "delaySeconds": 300}
+    with without_statement(stack, "push", "CreateSchedulesInGroup"):
+        denied = push(stack, request)
+        assert denied["ok"] is False and denied["error"]["code"] == "INTERNAL_ERROR"
+    assert manage(stack, "list", target="user:sched-ivy")["schedules"] == []
+    scheduled = push(stack, request)
+    assert scheduled["scheduled"] is True  # restored
+    manage(stack, "cancel", scheduleId=scheduled["scheduleId"])
