@@ -23,6 +23,12 @@ locals {
       "DELETE /v1/users/{userId}"             = "users"
     },
     local.auth_enabled ? { "GET /v1/me/notifications" = "me" } : {},
+    var.scheduling.enabled ? {
+      "GET /v1/schedules"                 = "schedules"
+      "GET /v1/schedules/{scheduleId}"    = "schedules"
+      "PATCH /v1/schedules/{scheduleId}"  = "schedules"
+      "DELETE /v1/schedules/{scheduleId}" = "schedules"
+    } : {},
     local.mobile_enabled ? {
       "PUT /v1/users/{userId}/devices/{token}"    = "devices"
       "DELETE /v1/users/{userId}/devices/{token}" = "devices"

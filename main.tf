@@ -19,6 +19,7 @@ locals {
     var.create_http_api && local.auth_enabled ? ["me"] : [],
     length(var.mobile_push.platform_applications) > 0 ? ["devices"] : [],
     var.topics.enabled ? ["topics"] : [],
+    var.scheduling.enabled ? ["schedules"] : [],
   ))
   functions = var.create ? local.function_names : toset([])
 
@@ -46,8 +47,9 @@ locals {
       SEND_CONCURRENCY           = tostring(var.push_send_concurrency)
       BROADCAST_SCAN_SEGMENTS    = tostring(var.broadcast_scan_segments)
       IDEMPOTENCY_WINDOW_SECONDS = tostring(var.idempotency_window_seconds)
-    }, local.client_push_settings, local.mobile_environment, local.topics_push_environment, local.profiles_environment)
-    devices = merge(local.log_level, local.mobile_environment)
+    }, local.client_push_settings, local.mobile_environment, local.topics_push_environment, local.profiles_environment, local.scheduling_environment)
+    devices   = merge(local.log_level, local.mobile_environment)
+    schedules = local.schedules_function_environment
     poll = merge(local.tables, local.log_level, {
       CONNECTIONS_ENDPOINT  = module.websocket_api.management_endpoint
       SEND_CONCURRENCY      = tostring(var.push_send_concurrency)
@@ -109,6 +111,7 @@ module "tables" {
   create_rate_limits_table             = var.enable_client_push
   create_devices_table                 = length(var.mobile_push.platform_applications) > 0
   create_topics_tables                 = var.topics.enabled
+  create_schedules_table               = var.scheduling.enabled
   tags                                 = var.tags
 }
 
@@ -150,6 +153,7 @@ module "iam" {
   tracing_enabled                 = var.tracing_enabled
   permissions_boundary_arn        = var.permissions_boundary_arn
   tags                            = var.tags
+  scheduling                      = local.iam_scheduling
 }
 
 # Region-wide, so only on request (README: "Stage logging and the Region's API Gateway role").

@@ -142,3 +142,28 @@ output "users_function_name" {
   description = "Name of the users function (direct invoke: {\"profiles\": {\"action\": \"put\"|\"get\"|\"delete\", \"userId\": ...}})."
   value       = try(aws_lambda_function.this["users"].function_name, null)
 }
+
+output "schedules_function_name" {
+  description = "Name of the schedules function (direct invoke: {\"schedules\": {\"action\": \"list\"|\"get\"|\"update\"|\"cancel\", ...}}), or null when scheduling is off."
+  value       = try(aws_lambda_function.this["schedules"].function_name, null)
+}
+
+output "schedules_table_name" {
+  description = "Name of the schedules table (one item per schedule id), or null when scheduling is off."
+  value       = module.tables.schedules_table_name
+}
+
+output "schedule_group_name" {
+  description = "EventBridge Scheduler schedule group holding the deployment's schedules, or null when scheduling is off."
+  value       = module.scheduler.group_name
+}
+
+output "scheduler_role_arn" {
+  description = "Role EventBridge Scheduler assumes to invoke the push function (and nothing else), or null."
+  value       = module.scheduler.role_arn
+}
+
+output "schedule_dlq_url" {
+  description = "URL of the encrypted SQS dead-letter queue of schedule invocations that failed after the retry policy, or null."
+  value       = module.scheduler.dlq_url
+}

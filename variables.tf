@@ -784,3 +784,35 @@ variable "segment_attributes" {
     error_message = "segment_attributes must hold at most 50 unique names of 1-64 letters, digits, '_', '.' or '-'."
   }
 }
+
+variable "scheduling" {
+  type = object({
+    enabled                   = optional(bool, true)
+    default_timezone          = optional(string, "UTC")
+    retry_attempts            = optional(number, 3)
+    maximum_event_age_seconds = optional(number, 3600)
+    dlq_kms_key_arn           = optional(string)
+  })
+  description = "Scheduled sends on EventBridge Scheduler (sendAt, delaySeconds, localTime, recurrence; README \"Scheduled notifications\"): a schedule group, the role Scheduler assumes to invoke push (only), an encrypted dead-letter queue, the schedules table and function. default_timezone: the IANA zone of users without a profile timezone (localTime). retry_attempts (0-185) and maximum_event_age_seconds (60-86400): Scheduler's retry policy on every schedule. An idle group, queue and on-demand table cost nothing."
+  default     = {}
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$", var.scheduling.default_timezone)) && length(var.scheduling.default_timezone) <= 50
+    error_message = "scheduling.default_timezone must be an IANA time zone name (e.g. UTC, Europe/Berlin)."
+  }
+
+  validation {
+    condition     = var.scheduling.retry_attempts >= 0 && var.scheduling.retry_attempts <= 185 && floor(var.scheduling.retry_attempts) == var.scheduling.retry_attempts
+    error_message = "scheduling.retry_attempts must be a whole number 0-185 (Scheduler's range)."
+  }
+
+  validation {
+    condition     = var.scheduling.maximum_event_age_seconds >= 60 && var.scheduling.maximum_event_age_seconds <= 86400
+    error_message = "scheduling.maximum_event_age_seconds must be 60-86400 (Scheduler's range)."
+  }
+
+  validation {
+    condition     = var.scheduling.dlq_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", coalesce(var.scheduling.dlq_kms_key_arn, "-")))
+    error_message = "scheduling.dlq_kms_key_arn must be a KMS key ARN."
+  }
+}

@@ -9,7 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnotify import client_push, config, envelope, events, httpapi, log, notify, revoke, routes
+from wsnotify import (
+    client_push,
+    config,
+    envelope,
+    events,
+    httpapi,
+    log,
+    notify,
+    revoke,
+    routes,
+    schedule_parts,
+    schedule_settings,
+    schedules,
+    timing,
+)
 from wsnotify.errors import (
     FORBIDDEN,
     INTERNAL_ERROR,
@@ -36,18 +50,35 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         )
     if isinstance(event, dict) and "disconnect" in event:
         return revoke.handle_request(event, context)
+    if isinstance(event, dict) and schedule_parts.FIRE_KEY in event:
+        return _backend(event.get("request"), context, "schedule", event)
     return _backend(event, context, "invoke")
 
 
 def _backend(request: Any, context: Any, source: str, event: Any = None) -> dict[str, Any]:
-    """Validate and deliver a backend's request; always a result document, never a raise."""
+    """Validate and deliver a backend's request; always a result document, never a raise.
+
+    A request with a time field is scheduled instead (wsnotify/schedules.py); an event from
+    EventBridge Scheduler (source "schedule") delivers the request it carries."""
     inv = log.Invocation("push", event if event is not None else request, context)
     inv.set(source=source)
     counts: dict[str, Any] = {}
     try:
         cfg = config.load()
+        if source == "schedule":
+            request, figures = schedules.fire(schedule_settings.load(), event)
+            counts.update(figures)
+            if request is None:  # cancelled meanwhile, or a localTime zone left empty
+                skipped = counts.get("skipped", "cancelled")
+                return _logged(inv, counts, {"ok": True, "skipped": skipped})
         if not isinstance(request, dict):
             raise RequestError(INVALID_REQUEST, "the request must be a JSON object")
+        field = timing.time_field(request)
+        if field is not None:
+            settings = schedule_settings.load()
+            result = schedules.create(cfg, settings, request, field, schedules.now_utc())
+            counts.update(scheduleId=result["scheduleId"], scheduled=field)
+            return _logged(inv, counts, result)
         valid = push_request(request, cfg, from_client=False)
         # Backends and the HTTP API are not WebSocket events: only the configuration knows where
         # the WebSocket API's @connections endpoint is.
@@ -61,6 +92,10 @@ def _backend(request: Any, context: Any, source: str, event: Any = None) -> dict
     except Exception:
         log.exception("push failed")
         result = _failure(INTERNAL_ERROR, f"internal error (request id: {inv.request_id or '-'})")
+    return _logged(inv, counts, result)
+
+
+def _logged(inv: log.Invocation, counts: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     inv.set(ok=result["ok"], **counts)
     if not result["ok"]:
         inv.set(error=result["error"]["code"])
@@ -85,7 +120,9 @@ def _http(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_id = events.request_context(event).get("requestId") or getattr(
         context, "aws_request_id", ""
     )
-    return httpapi.answer(httpapi.status_of(result), result, str(request_id))
+    # 202 Accepted: a scheduled publish is stored, not yet delivered.
+    status = 202 if result.get("scheduled") else httpapi.status_of(result)
+    return httpapi.answer(status, result, str(request_id))
 
 
 def _client_push(
@@ -101,6 +138,8 @@ def _client_push(
     if user is None:
         raise RequestError(FORBIDDEN, "no authenticated user on this connection")
     inv.set(userId=user)
+    if timing.time_field(body) is not None:
+        raise RequestError(FORBIDDEN, "clients may not schedule notifications")
     # The sender is the authenticated user; a `sender` field in the frame is refused as unknown.
     request = push_request(body, cfg, from_client=True)
     client_push.authorize(cfg, event, user, request)  # policy and per-user rate limit

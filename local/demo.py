@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -150,6 +151,11 @@ class Demo:
             "a backend publishes to alice over the HTTP API (SigV4-signed POST "
             "/v1/notifications); alice's app reads her history with GET /v1/me/notifications",
             self.http_publish,
+        )
+        await self.step(
+            "a backend schedules a reminder for alice 3 s ahead (sendAt): EventBridge Scheduler "
+            "fires it, and it arrives at its time, not before",
+            self.scheduled_alice,
         )
         await self.step(
             "carol refreshes her token, then a backend revokes her: the server closes her socket",
@@ -320,6 +326,21 @@ class Demo:
             expires = ack["data"]["expiresAt"]
             return f"refresh ack (expiresAt {expires}); disconnect: {json.dumps(result)}"
         raise StepFailed("carol's socket stayed open")
+
+    async def scheduled_alice(self) -> str:
+        send_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
+        when = send_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        result = await self.push(
+            {"userId": "alice", "message": {"text": "Reminder: webinar soon"}, "sendAt": when}
+        )
+        check(result.get("scheduled") is True, f"scheduled publish answered {result}")
+        phone = self.clients["alice-phone"]
+        early = max(send_at.timestamp() - time.time() - 0.5, 0.1)
+        check(await self.nothing(phone, within=early), "the reminder arrived before its time")
+        env = await self.receive(phone, timeout=WAIT_S + 5)
+        check(time.time() >= send_at.timestamp() - 0.05, "the reminder arrived early")
+        check(env.get("data") == {"text": "Reminder: webinar soon"}, f"alice got {env}")
+        return f"schedule {result['scheduleId']} fired at {when} (fireTimes {result['fireTimes']})"
 
     async def bob_leaves(self) -> str:
         await self.clients.pop("bob").close()

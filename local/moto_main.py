@@ -23,6 +23,10 @@ connection after answering CreateFunction 201; the SDK then re-sends the same re
 "Function already exist", and the aws provider retries that for its whole create timeout
 (5 minutes). A byte-identical CreateFunction re-sent within 60 s gets the first answer again.
 
+EventBridge Scheduler: CreateSchedule in a group that does not exist answers
+ResourceNotFoundException, as Scheduler does (moto raises a raw KeyError, HTTP 500). Firing the
+stored schedules is local/scheduler.py's job.
+
 And one rule AWS enforces and moto does not: WebSocket CreateStage / UpdateStage with access
 logging or an execution logging level other than OFF fail with ``BadRequestException``
 "CloudWatch Logs role ARN must be set in account settings to enable logging" unless this account
@@ -47,6 +51,8 @@ from moto.apigatewayv2.exceptions import APIGatewayV2Error, BadRequestException
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.responses import LambdaResponse
 from moto.core.common_types import TYPE_RESPONSE
+from moto.scheduler.exceptions import ScheduleGroupNotFound
+from moto.scheduler.models import EventBridgeSchedulerBackend
 from moto.server import main as moto_main
 
 from local import faults, iam, sns_mobile
@@ -256,12 +262,24 @@ _stage_to_json = models.Stage.to_json
 _create_stage = Response.create_stage
 
 
+_scheduler_create_schedule = EventBridgeSchedulerBackend.create_schedule
+
+
 def stage_to_json(self: Any) -> dict[str, Any]:
     # moto keeps the whole request but does not report the deployment a stage points to.
     out = _stage_to_json(self)
     if self.config.get("deploymentId"):
         out["deploymentId"] = self.config["deploymentId"]
     return out
+
+
+def scheduler_create_schedule(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """moto raises a raw KeyError (HTTP 500) for an unknown group; Scheduler answers
+    ResourceNotFoundException."""
+    group = kwargs.get("group_name") or "default"
+    if group not in self.schedule_groups:
+        raise ScheduleGroupNotFound(group)
+    return _scheduler_create_schedule(self, *args, **kwargs)
 
 
 def install() -> None:
@@ -286,6 +304,7 @@ def install() -> None:
     LambdaFunction.__init__ = function_init  # type: ignore[method-assign]
     LambdaFunction.get_configuration = function_configuration  # type: ignore[method-assign]
     LambdaFunction.update_configuration = function_update  # type: ignore[method-assign]
+    EventBridgeSchedulerBackend.create_schedule = scheduler_create_schedule  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

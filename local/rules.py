@@ -5,8 +5,9 @@ Lambda developer guide, "Using Lambda with EventBridge"):
 
 - a rule with ``ScheduleExpression = "rate(N minute|minutes|hour|hours|day|days)"`` in state
   ENABLED on the default bus fires every N units, the first time one period after it was created
-  (this emulator: one period after the runtime started); ``cron(...)`` rules are not emulated
-  and are reported once in the log;
+  (this emulator: one period after the runtime started); a rule with ``cron(6 fields)`` fires at
+  the expression's times, in UTC (EventBridge rules have no time zone; the evaluator is the
+  functions' wsnotify/cron.py, shared with local/scheduler.py);
 - each Lambda target is invoked **asynchronously** with the "Scheduled Event" document::
 
     {"version": "0", "id": "<uuid>", "detail-type": "Scheduled Event", "source": "aws.events",
@@ -19,8 +20,8 @@ Lambda developer guide, "Using Lambda with EventBridge"):
   emulator logs why.
 
 moto stores rules and targets but never fires them; this module reads them from moto once the
-Terraform apply is done. ``LOCAL_RULE_INTERVAL_S`` (seconds) replaces every rate, so tests and
-the demo do not wait a whole minute; it is an emulator knob only.
+Terraform apply is done. ``LOCAL_RULE_INTERVAL_S`` (seconds) replaces every rate and cron
+schedule, so tests and the demo do not wait a whole minute; it is an emulator knob only.
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ import json
 import logging
 import os
 import re
+import sys
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from local.controlplane import aws_client
@@ -59,6 +62,16 @@ class Rule:
     arn: str
     period_s: float
     targets: tuple[Target, ...]
+    cron: Any = None  # wsnotify.cron.Cron of a cron(...) rule (period_s is then 0)
+
+    def delay_s(self) -> float:
+        """Seconds until the next firing."""
+        if self.cron is None:
+            return self.period_s
+        now = datetime.now(UTC)
+        upcoming = self.cron.fire_times("UTC", now, 1)
+        # A little past the time: a timer that wakes early must not see the same time again.
+        return (upcoming[0] - now).total_seconds() + 0.05 if upcoming else float("inf")
 
 
 def rate_seconds(expression: str) -> float | None:
@@ -95,17 +108,39 @@ def read_rules(endpoint: str, region: str, override_s: float | None = None) -> l
             expression = r.get("ScheduleExpression")
             if not expression or r.get("State", "ENABLED") != "ENABLED":
                 continue
-            period = rate_seconds(expression)
+            period, schedule = rate_seconds(expression), None
             if period is None:
-                log.warning("rule %s: %s is not emulated (rate() only)", r["Name"], expression)
-                continue
+                schedule = _cron(expression)
+                if schedule is None:
+                    log.warning(
+                        "rule %s: %s is not a rate or cron expression", r["Name"], expression
+                    )
+                    continue
+                period = 0.0
             targets = tuple(
                 Target(t["Arn"].split(":function:")[-1].split(":")[0], t.get("Input"))
                 for t in events.list_targets_by_rule(Rule=r["Name"]).get("Targets", [])
                 if ":lambda:" in t["Arn"] and ":function:" in t["Arn"]
             )
-            rules.append(Rule(r["Name"], r["Arn"], override_s or period, targets))
+            if override_s:
+                period, schedule = override_s, None
+            rules.append(Rule(r["Name"], r["Arn"], period, targets, schedule))
     return rules
+
+
+def _cron(expression: str) -> Any:
+    """The parsed ``cron(...)`` expression, or None (logged) when malformed."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "functions"))
+    from wsnotify import cron
+
+    match = re.fullmatch(r"cron\((.*)\)", expression.strip())
+    if match is None:
+        return None
+    try:
+        return cron.parse(match.group(1))
+    except cron.CronError as exc:
+        log.warning("cron expression %s: %s", expression, exc)
+        return None
 
 
 def interval_override() -> float | None:
@@ -156,7 +191,10 @@ class Scheduler:
 
     async def _run(self, rule: Rule) -> None:
         while True:
-            await asyncio.sleep(rule.period_s)
+            delay = rule.delay_s()
+            if delay == float("inf"):
+                return  # a cron whose year field has passed
+            await asyncio.sleep(delay)
             self.fire(rule)
 
     def fire(self, rule: Rule) -> None:

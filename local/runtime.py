@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from local import controlplane, http_controlplane, iam, procs, rules, sigv4
+from local import controlplane, http_controlplane, iam, procs, rules, scheduler, sigv4
 from local.connections_api import ConnectionsApi
 from local.httpapi import HttpApiGateway
 from local.lambda_api import LambdaApi
@@ -118,6 +118,7 @@ class Runtime:
         self.http_apis: list[http_controlplane.HttpApi] = []
         self.http_gateways: list[HttpApiGateway] = []
         self.scheduler: rules.Scheduler | None = None
+        self.schedules: scheduler.ScheduleRunner | None = None
         self._runners: list[web.AppRunner] = []
         self.layer_notes: dict[str, str] = {}
 
@@ -222,6 +223,11 @@ class Runtime:
         )
         self.scheduler = rules.Scheduler(scheduled, self.pools, self.region, self.api.account_id)
         self.scheduler.start()
+        # EventBridge Scheduler's schedules (created at run time by push): local/scheduler.py.
+        self.schedules = scheduler.ScheduleRunner(
+            self.aws_endpoint, self.region, self.api.account_id, self.pools
+        )
+        self.schedules.start()
         return Endpoints(
             websocket_url=f"ws://{host}:{ws_port}/{stage}",
             connections_url=connections_url,
@@ -247,6 +253,9 @@ class Runtime:
         return {access_key: (FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"], caller)}
 
     async def stop(self) -> None:
+        if self.schedules is not None:
+            await self.schedules.stop()
+            self.schedules = None
         if self.scheduler is not None:
             await self.scheduler.stop()
             self.scheduler = None

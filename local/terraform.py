@@ -32,6 +32,7 @@ SERVICES = (
     "kms",
     "lambda",
     "s3",
+    "scheduler",
     "secretsmanager",
     "sns",
     "sqs",

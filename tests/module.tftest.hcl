@@ -88,8 +88,8 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "users", "authorizer", "refresh", "sweeper", "topics"])
-    error_message = "nine functions with authentication and topics on by default (users keeps the profiles)"
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "users", "authorizer", "refresh", "sweeper", "topics", "schedules"])
+    error_message = "ten functions with authentication, topics and scheduling on by default (users keeps the profiles)"
   }
 
   assert {
@@ -143,6 +143,16 @@ run "defaults" {
       TOPIC_NAMESPACES           = jsonencode({ "" = { self_subscribe = false, history = true, history_ttl_seconds = 604800 } })
       PROFILES_TABLE             = "ws-notify-profiles"
       SEGMENT_INDEX_TABLE        = "ws-notify-segment-index"
+      # Scheduled sends (schedules.tf).
+      SCHEDULES_TABLE                = "ws-notify-schedules"
+      SCHEDULES_TARGET_INDEX         = "target-index"
+      SCHEDULE_GROUP                 = "ws-notify"
+      SCHEDULER_ROLE_ARN             = "arn:aws:iam::111122223333:role/ws-notify-scheduler-eu-west-1"
+      SCHEDULE_TARGET_ARN            = "arn:aws:lambda:eu-west-1:111122223333:function:ws-notify-push"
+      SCHEDULE_DLQ_ARN               = "arn:aws:sqs:eu-west-1:111122223333:ws-notify-schedule-dlq"
+      SCHEDULE_RETRY_ATTEMPTS        = "3"
+      SCHEDULE_MAX_EVENT_AGE_SECONDS = "3600"
+      DEFAULT_TIMEZONE               = "UTC"
     })
     error_message = "push environment per docs/architecture.md"
   }
@@ -278,8 +288,9 @@ run "everything_on" {
     condition = toset([for k in keys(aws_apigatewayv2_route.http) : k if !strcontains(k, "/topics/") && !strcontains(k, "/subscriptions")]) == toset([
       "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
       "PUT /v1/users/{userId}", "GET /v1/users/{userId}", "DELETE /v1/users/{userId}",
+      "GET /v1/schedules", "GET /v1/schedules/{scheduleId}", "PATCH /v1/schedules/{scheduleId}", "DELETE /v1/schedules/{scheduleId}",
     ])
-    error_message = "the HTTP API has the seven /v1 routes (and the topic routes, tests/topics.tftest.hcl)"
+    error_message = "the HTTP API has the seven /v1 routes and the four schedule routes (and the topic routes, tests/topics.tftest.hcl)"
   }
 
   assert {

@@ -62,3 +62,23 @@ output "devices_table_name" {
   description = "The device registry table, or null without mobile push."
   value       = module.notifications.devices_table_name
 }
+
+output "schedules_function_name" {
+  description = "The schedules function (direct invoke {\"schedules\": {\"action\": ...}}), or null when scheduling is off."
+  value       = module.notifications.schedules_function_name
+}
+
+output "schedule_group_name" {
+  description = "EventBridge Scheduler group of the deployment's scheduled sends."
+  value       = module.notifications.schedule_group_name
+}
+
+output "scheduler_role_arn" {
+  description = "Role EventBridge Scheduler assumes to invoke push."
+  value       = module.notifications.scheduler_role_arn
+}
+
+output "schedule_dlq_url" {
+  description = "Dead-letter queue of schedule invocations that failed after the retry policy."
+  value       = module.notifications.schedule_dlq_url
+}

@@ -99,6 +99,17 @@ def lambda_() -> Any:
     )
 
 
+def scheduler() -> Any:
+    """EventBridge Scheduler: push creates schedules, the schedules function manages them."""
+    return cached(
+        ("scheduler", "", 0),
+        lambda: session().client(
+            "scheduler",
+            config=BotoConfig(connect_timeout=3, read_timeout=10, retries={"mode": "standard"}),
+        ),
+    )
+
+
 def management(endpoint: str, pool_size: int) -> Any:
     """@connections client. botocore retries are off: delivery retries throttling itself, so the
     policy is ours, bounded and testable; short timeouts keep one dead socket from stalling."""

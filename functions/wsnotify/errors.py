@@ -8,6 +8,8 @@ PUSH_DISABLED = "PUSH_DISABLED"
 FORBIDDEN = "FORBIDDEN"
 UNKNOWN_ACTION = "UNKNOWN_ACTION"
 INTERNAL_ERROR = "INTERNAL_ERROR"
+# An unknown job, schedule, profile or subscription addressed by id (HTTP 404).
+NOT_FOUND = "NOT_FOUND"
 # HTTP API only (docs/openapi.yaml).
 UNAUTHORIZED = "UNAUTHORIZED"
 # refresh: the new token was refused, or names another user than the connection's.

@@ -15,6 +15,7 @@ locals {
     var.http_api_functions,
     var.mobile_push ? ["devices"] : [],
     var.topics ? ["topics"] : [],
+    var.scheduling != null ? ["schedules"] : [],
   ))
   roles = var.create ? local.functions : toset([])
 
@@ -130,8 +131,64 @@ locals {
       Resource = [var.profiles_table_arn]
     },
   ]
+  # Scheduled sends (issue 13): schedules in the deployment's group only; the Scheduler role is
+  # the only role that may be passed, and only to Scheduler.
+  pass_scheduler_role = var.scheduling == null ? [] : [{
+    Sid      = "PassSchedulerRole"
+    Effect   = "Allow"
+    Action   = ["iam:PassRole"]
+    Resource = [var.scheduling.scheduler_role_arn]
+    Condition = {
+      StringEquals = { "iam:PassedToService" = "scheduler.amazonaws.com" }
+    }
+  }]
+
+  read_profile_timezones = try(var.scheduling.profiles_table_arn, null) == null ? [] : [{
+    Sid      = "ReadProfileTimezones"
+    Effect   = "Allow"
+    Action   = ["dynamodb:BatchGetItem"]
+    Resource = [var.scheduling.profiles_table_arn]
+  }]
+
+  # push creates schedules (and removes the parts of one it could not finish), records them,
+  # and marks each fire in the schedules table.
+  push_scheduling = concat(var.scheduling == null ? [] : [
+    {
+      Sid      = "CreateSchedulesInGroup"
+      Effect   = "Allow"
+      Action   = ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"]
+      Resource = [var.scheduling.schedule_arn_pattern]
+    },
+    {
+      Sid      = "RecordSchedules"
+      Effect   = "Allow"
+      Action   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      Resource = [var.scheduling.schedules_table_arn]
+    },
+  ], local.pass_scheduler_role, local.read_profile_timezones)
 
   function_statements = {
+    schedules = concat(var.scheduling == null ? [] : [
+      {
+        Sid      = "ManageSchedulesInGroup"
+        Effect   = "Allow"
+        Action   = ["scheduler:CreateSchedule", "scheduler:UpdateSchedule", "scheduler:DeleteSchedule"]
+        Resource = [var.scheduling.schedule_arn_pattern]
+      },
+      {
+        Sid      = "KeepScheduleRecords"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Scan"]
+        Resource = [var.scheduling.schedules_table_arn]
+      },
+      {
+        Sid      = "ListTargetSchedules"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Query"]
+        Resource = [var.scheduling.target_index_arn]
+      },
+    ], local.pass_scheduler_role, local.read_profile_timezones, local.table_key)
+
     devices = concat([
       {
         Sid      = "KeepDeviceRegistry"
@@ -224,6 +281,7 @@ locals {
       local.mobile_push_statements,
       local.segment_statements,
       local.connection_lookup,
+      local.push_scheduling,
       local.table_key,
     )
 

@@ -173,3 +173,15 @@ variable "segment_index_table_arn" {
   description = "ARN of the segment index table: users writes its items (Put/DeleteItem), push queries it and prunes stale items (Query, DeleteItem). Null grants nothing."
   default     = null
 }
+
+variable "scheduling" {
+  type = object({
+    schedules_table_arn  = string
+    target_index_arn     = string
+    schedule_arn_pattern = string
+    scheduler_role_arn   = string
+    profiles_table_arn   = optional(string)
+  })
+  description = "Scheduled sends (null: off): the schedules table and its target GSI, the ARN pattern of the group's schedules (schedule/<group>/*), the role Scheduler assumes (the only one push and schedules may pass) and the profiles table read for time zones. Creates the schedules role and extends push's."
+  default     = null
+}

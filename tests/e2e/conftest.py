@@ -38,6 +38,7 @@ STACK_START_TIMEOUT_S = 300
 SAMPLE_IDLE_S = 2.0
 SAMPLE_MAX_DURATION_S = 6.0
 FAULTS_FILE = "faults.json"
+CLOCK_FILE = "scheduler-clock.json"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -85,6 +86,7 @@ def stack() -> Iterator[dict[str, Any]]:
     stack_file = state / "stack.json"
     stack_file.unlink(missing_ok=True)
     (state / FAULTS_FILE).unlink(missing_ok=True)
+    (state / CLOCK_FILE).unlink(missing_ok=True)
     log = (state / "up.log").open("wb")
     proc = subprocess.Popen(  # noqa: S603
         [
@@ -105,6 +107,11 @@ def stack() -> Iterator[dict[str, Any]]:
             "LOCAL_CONNECTIONS_LATENCY_MS": "0",
             # Scheduled rules (the token-expiry sweeper) every 2 s instead of every minute.
             "LOCAL_RULE_INTERVAL_S": "2",
+            # EventBridge Scheduler (local/scheduler.py): recurring schedules every 2 s, quick
+            # retries, and a clock the `scheduler_clock` fixture can move forward.
+            "LOCAL_SCHEDULE_INTERVAL_S": "2",
+            "LOCAL_SCHEDULE_RETRY_DELAY_S": "0.5",
+            "LOCAL_SCHEDULE_CLOCK_FILE": str(state / CLOCK_FILE),
             # Fault injection (local/faults.py): rules the `faults` fixture writes.
             "LOCAL_FAULTS_FILE": str(state / FAULTS_FILE),
         },

@@ -87,6 +87,7 @@ def test_stack_json_describes_the_deployment(stack: dict[str, Any]) -> None:
         *("users", "me"),  # the HTTP API's
         "devices",  # mobile push (platform applications passed by the local stack)
         "topics",  # topics (on by default)
+        "schedules",  # scheduled sends (EventBridge Scheduler)
     }
     assert {
         *("$connect", "$disconnect", "$default", "poll", "push", "refresh"),
