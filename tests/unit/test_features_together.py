@@ -14,8 +14,9 @@ from test_schedules import fire, profile, sched  # noqa: F401 (fixture)
 from test_topics import SUBSCRIPTIONS, topic_aws  # noqa: F401 (fixture)
 from wsnotify import clients
 
+
 @pytest.fixture
-def both(sched: Transport, topic_aws: Any) -> Transport:
+def both(sched: Transport, topic_aws: Any) -> Transport:  # noqa: F811 (the imported fixtures)
     return sched
 
 
