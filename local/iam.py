@@ -86,6 +86,15 @@ def _ssm_resource(self: Any) -> str:
     return f"arn:{self.partition}:ssm:{self.region}:{self.current_account}:parameter/{name}"
 
 
+# SQS authorizes a batch call with the single call's action (the Service Authorization
+# Reference has no sqs:SendMessageBatch); moto would ask for the batch name.
+_SQS_IAM_ACTIONS = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+
+
 def install_authorization() -> None:
     """Patch moto (in its own process) as the module doc explains. Idempotent."""
     from moto.core.authorization import ActionAuthenticatorMixin
@@ -98,6 +107,15 @@ def install_authorization() -> None:
 
     def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         if _access_key(self.headers) == OPERATOR_ACCESS_KEY:
+            return
+        action = self._get_action()
+        if getattr(self, "service_name", "") == "sqs" and action in _SQS_IAM_ACTIONS:
+            # One response object per request: the override lives as long as this check.
+            self._get_action = lambda: _SQS_IAM_ACTIONS[action]
+            try:
+                check(self, iam_request_cls, resource)
+            finally:
+                del self._get_action
             return
         check(self, iam_request_cls, resource)
 

@@ -23,6 +23,11 @@ connection after answering CreateFunction 201; the SDK then re-sends the same re
 "Function already exist", and the aws provider retries that for its whole create timeout
 (5 minutes). A byte-identical CreateFunction re-sent within 60 s gets the first answer again.
 
+SQS event source mappings: moto invokes a mapped function itself when a message is sent (through
+Docker, one record per invocation, failures and partial batch responses ignored). Here a queue
+keeps its mappings (ListEventSourceMappings still returns them) but never invokes anything:
+local/sqs_esm.py polls the queues as Lambda's pollers do.
+
 And one rule AWS enforces and moto does not: WebSocket CreateStage / UpdateStage with access
 logging or an execution logging level other than OFF fail with ``BadRequestException``
 "CloudWatch Logs role ARN must be set in account settings to enable logging" unless this account
@@ -288,8 +293,31 @@ def install() -> None:
     LambdaFunction.update_configuration = function_update  # type: ignore[method-assign]
 
 
+class _InertMappings(dict):  # type: ignore[type-arg]
+    """A queue's event source mappings that SendMessage does not invoke (local/sqs_esm.py does);
+    lookups still see them."""
+
+    def items(self) -> Any:
+        return iter(())
+
+
+def _queue_init(original: Any) -> Any:
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.lambda_event_source_mappings = _InertMappings()
+
+    return init
+
+
+def install_sqs() -> None:
+    from moto.sqs.models import Queue
+
+    Queue.__init__ = _queue_init(Queue.__init__)  # type: ignore[method-assign]
+
+
 if __name__ == "__main__":
     install()
+    install_sqs()
     sns_mobile.install()  # GET /moto-api/local/sns-deliveries: what each phone received
     iam.install_authorization()  # meaningful once the stack switches authorization on
     if (fault_file := faults.FaultFile.from_env()) is not None:

@@ -83,6 +83,11 @@ class Config:
     devices_table: str = ""
     devices_user_index: str = "userId-index"
     platform_applications: dict[str, str] = field(default_factory=dict)
+    # Sharded fan-out jobs (issue 12): audiences over shard_size go to the fanout worker via SQS.
+    jobs_table: str = ""
+    fanout_queue_url: str = ""
+    shard_size: int = 1000
+    max_receive_count: int = 3
 
     def require(self, field: str) -> str:
         """Return a string setting that this function cannot work without."""
@@ -152,6 +157,11 @@ def load() -> Config:
         devices_table=_str("DEVICES_TABLE"),
         devices_user_index=_str("DEVICES_USER_INDEX", "userId-index"),
         platform_applications=_platform_applications(),
+        jobs_table=_str("JOBS_TABLE"),
+        fanout_queue_url=_str("FANOUT_QUEUE_URL"),
+        # A shard's user ids travel in its SQS message: 1,000 ids of 128 characters fit 256 KB.
+        shard_size=_int("SHARD_SIZE", 1000, 1, 1000),
+        max_receive_count=_int("MAX_RECEIVE_COUNT", 3, 1, 1000),
     )
 
 

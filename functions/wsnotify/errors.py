@@ -16,6 +16,8 @@ INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (an error code, not a secret)
 TOKEN_EXPIRED = "TOKEN_EXPIRED"  # noqa: S105 (an error code, not a secret)
 # push from a client: the sender's per-user budget of client pushes is spent for now.
 RATE_LIMITED = "RATE_LIMITED"
+# An unknown job/schedule/profile/topic subscription addressed by id (HTTP 404).
+NOT_FOUND = "NOT_FOUND"
 
 
 class RequestError(Exception):

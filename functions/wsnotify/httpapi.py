@@ -14,6 +14,7 @@ from wsnotify.errors import (
     FORBIDDEN,
     INTERNAL_ERROR,
     INVALID_REQUEST,
+    NOT_FOUND,
     PAYLOAD_TOO_LARGE,
     UNAUTHORIZED,
     RequestError,
@@ -25,6 +26,7 @@ STATUS = {
     FORBIDDEN: 403,
     PAYLOAD_TOO_LARGE: 413,
     INTERNAL_ERROR: 500,
+    NOT_FOUND: 404,
 }
 
 Handler = Callable[[config.Config, dict[str, Any], log.Invocation], dict[str, Any]]

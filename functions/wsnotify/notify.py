@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from wsnotify import delivery, envelope, idempotency, ids, log, mobile, store
+from wsnotify import audience, delivery, envelope, idempotency, ids, jobs, log, mobile, store
 from wsnotify.config import Config
 from wsnotify.errors import PAYLOAD_TOO_LARGE, RequestError
 from wsnotify.validation import PushRequest
@@ -34,10 +34,13 @@ def push(
     endpoint: str,
     counts: dict[str, Any],
     deadline: float | None = None,
+    allow_job: bool = False,
 ) -> dict[str, Any]:
     """Persist (when asked) then deliver one notification; returns the result document.
 
-    `counts` receives the figures for the invocation's log line."""
+    With `allow_job` (backends), an audience larger than SHARD_SIZE becomes a sharded fan-out
+    job (wsnotify.jobs) and the answer comes at once. `counts` receives the figures for the
+    invocation's log line."""
     created_at = envelope.now_ms()
     notification_id = ids.new_ulid(created_at)
     frame = envelope.dumps(
@@ -71,8 +74,19 @@ def push(
                 envelope.notification(notification_id, created_at, request.message, sender)
             )
 
+    job = _job_audience(config, request) if allow_job else None
     if request.persist:
         counts.update(stored=_persist(config, request, sender, notification_id, created_at))
+    if job is not None:
+        user_ids, size = job
+        started = jobs.start(
+            config, notification_id, created_at, frame, sender, user_ids, size, request.persist
+        )
+        counts.update(job=True, shards=started["job"]["shards"], audience=size, bytes=len(frame))
+        if claim is not None:
+            started["repeat"] = claim.repeat
+            _complete(claim, started)
+        return started
 
     table = config.require("connections_table")
     by_user = _targets(config, table, request)
@@ -117,6 +131,18 @@ def push(
         if not outcome.failed and not outcome.not_attempted:
             _complete(claim, result)
     return result
+
+
+def _job_audience(config: Config, request: PushRequest) -> tuple[list[str] | None, int] | None:
+    """(user ids or None for broadcast, audience size) when the request becomes a job."""
+    if request.mobile is not None or not config.jobs_table or not config.fanout_queue_url:
+        return None
+    target = audience.resolve(config, request)
+    if isinstance(target, audience.Broadcast):
+        size = jobs.broadcast_size(config)
+        return (None, size) if jobs.wanted(config, size) else None
+    users = audience.users(target)
+    return (users, len(users)) if jobs.wanted(config, len(users)) else None
 
 
 def _persist(
