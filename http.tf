@@ -19,6 +19,11 @@ locals {
       "DELETE /v1/users/{userId}/connections" = "users"
     },
     local.auth_enabled ? { "GET /v1/me/notifications" = "me" } : {},
+    # Fan-out jobs: progress and cancel (docs/openapi.yaml).
+    var.fanout.enabled ? {
+      "GET /v1/notifications/{notificationId}"    = "push"
+      "DELETE /v1/notifications/{notificationId}" = "push"
+    } : {},
     local.mobile_enabled ? {
       "PUT /v1/users/{userId}/devices/{token}"    = "devices"
       "DELETE /v1/users/{userId}/devices/{token}" = "devices"

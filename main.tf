@@ -18,6 +18,7 @@ locals {
     var.create_http_api ? ["users"] : [],
     var.create_http_api && local.auth_enabled ? ["me"] : [],
     length(var.mobile_push.platform_applications) > 0 ? ["devices"] : [],
+    var.fanout.enabled ? ["fanout"] : [],
   ))
   functions = var.create ? local.function_names : toset([])
 
@@ -45,7 +46,8 @@ locals {
       SEND_CONCURRENCY           = tostring(var.push_send_concurrency)
       BROADCAST_SCAN_SEGMENTS    = tostring(var.broadcast_scan_segments)
       IDEMPOTENCY_WINDOW_SECONDS = tostring(var.idempotency_window_seconds)
-    }, local.client_push_settings, local.mobile_environment)
+    }, local.client_push_settings, local.mobile_environment, local.fanout_push_environment)
+    fanout  = local.fanout_environment
     devices = merge(local.log_level, local.mobile_environment)
     poll = merge(local.tables, local.log_level, {
       CONNECTIONS_ENDPOINT  = module.websocket_api.management_endpoint
@@ -85,8 +87,8 @@ locals {
     SECRET_CACHE_SECONDS = tostring(var.auth.cache_seconds)
   }
 
-  memory_size = { for f in local.function_names : f => f == "push" ? var.push_memory_size : var.lambda_memory_size }
-  timeout     = { for f in local.function_names : f => f == "push" ? var.push_timeout : var.lambda_timeout }
+  memory_size = { for f in local.function_names : f => f == "push" ? var.push_memory_size : f == "fanout" ? var.fanout.memory_size : var.lambda_memory_size }
+  timeout     = { for f in local.function_names : f => f == "push" ? var.push_timeout : f == "fanout" ? var.fanout.timeout : var.lambda_timeout }
 
   authorizer_layers = concat(aws_lambda_layer_version.authorizer[*].arn, var.authorizer_layer_arns)
 }
@@ -103,6 +105,7 @@ module "tables" {
   deletion_protection                  = var.deletion_protection
   create_rate_limits_table             = var.enable_client_push
   create_devices_table                 = length(var.mobile_push.platform_applications) > 0
+  create_jobs_table                    = var.fanout.enabled
   tags                                 = var.tags
 }
 
@@ -138,6 +141,10 @@ module "iam" {
   tracing_enabled                 = var.tracing_enabled
   permissions_boundary_arn        = var.permissions_boundary_arn
   tags                            = var.tags
+  fanout                          = var.fanout.enabled
+  jobs_table_arn                  = module.tables.jobs_table_arn
+  fanout_queue_arn                = module.fanout.queue_arn
+  fanout_queue_kms_key_arn        = var.fanout.queue_kms_key_arn
 }
 
 # Region-wide, so only on request (README: "Stage logging and the Region's API Gateway role").

@@ -14,6 +14,7 @@ locals {
     var.create_authorizer_role ? ["authorizer", "refresh", "sweeper"] : [],
     var.http_api_functions,
     var.mobile_push ? ["devices"] : [],
+    var.fanout ? ["fanout"] : [],
   ))
   roles = var.create ? local.functions : toset([])
 
@@ -191,7 +192,10 @@ locals {
       local.mobile_push_statements,
       local.connection_lookup,
       local.table_key,
+      local.fanout_push_statements,
     )
+
+    fanout = local.fanout_worker_statements
 
     refresh = concat(
       [
