@@ -203,11 +203,9 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         if broadcast:
             raise _invalid("mobile: broadcasts do not reach devices; name the users")
         mobile_part = mobile.parse(request["mobile"])
-        if len(user_ids) > min(MAX_USER_IDS, config.shard_size):
-            # Devices are reached inline by push; a sharded job delivers to sockets only.
-            raise _invalid(
-                f"mobile: at most {min(MAX_USER_IDS, config.shard_size)} users per request"
-            )
+        if len(user_ids) > MAX_USER_IDS:
+            # Devices are reached inline by push (never a sharded job): the cap it always had.
+            raise _invalid(f"mobile: at most {MAX_USER_IDS} users per request")
         if mobile_part.mode != "never" and not config.devices_table:
             raise _invalid("mobile: mobile push is not enabled on this deployment (mobile_push)")
     return PushRequest(user_ids, broadcast, request["message"], persist, ttl, key, mobile_part)

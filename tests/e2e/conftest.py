@@ -105,6 +105,10 @@ def stack() -> Iterator[dict[str, Any]]:
             "LOCAL_CONNECTIONS_LATENCY_MS": "0",
             # Scheduled rules (the token-expiry sweeper) every 2 s instead of every minute.
             "LOCAL_RULE_INTERVAL_S": "2",
+            # Fan-out jobs: a handful of sockets make a job of several shards, and a failed shard
+            # comes back after 1 s instead of 6x the worker's timeout (local/sqs_esm.py).
+            "LOCAL_SHARD_SIZE": "2",
+            "LOCAL_SQS_VISIBILITY_S": "1",
             # Fault injection (local/faults.py): rules the `faults` fixture writes.
             "LOCAL_FAULTS_FILE": str(state / FAULTS_FILE),
         },

@@ -41,10 +41,12 @@ def test_stack_json_names_the_http_api(stack: dict[str, Any]) -> None:
     assert described["url"] == stack["http_api_url"]
     assert described["routes"] == [
         "DELETE /v1/me/devices/{token}",
+        "DELETE /v1/notifications/{notificationId}",
         "DELETE /v1/users/{userId}/connections",
         "DELETE /v1/users/{userId}/devices/{token}",
         "GET /v1/me/devices",
         "GET /v1/me/notifications",
+        "GET /v1/notifications/{notificationId}",
         "GET /v1/users/{userId}/connections",
         "GET /v1/users/{userId}/devices",
         "POST /v1/notifications",

@@ -257,7 +257,9 @@ def test_backend_broadcast_reaches_everyone(stack: dict[str, Any]) -> None:
     async def body() -> None:
         clients = [await connect(stack, user) for user in ("ivan", "judy", "ivan")]
         result = await apush(stack, {"broadcast": True, "message": "maintenance at 22:00"})
-        assert result["ok"] is True and result["delivered"] >= 3 and result["persisted"] is False
+        assert result["ok"] is True and result["persisted"] is False
+        if "job" not in result:  # more live connections than LOCAL_SHARD_SIZE: a sharded job
+            assert result["delivered"] >= 3
         for ws in clients:
             assert (await recv(ws))["data"] == "maintenance at 22:00"
             await ws.close()
