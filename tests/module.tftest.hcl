@@ -42,6 +42,21 @@ override_resource {
 }
 
 override_resource {
+  target          = module.tables.aws_dynamodb_table.jobs[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-jobs", name = "ws-notify-jobs" }
+}
+
+override_resource {
+  target          = module.fanout.aws_sqs_queue.shards[0]
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:eu-west-1:111122223333:ws-notify-fanout"
+    url = "https://sqs.eu-west-1.amazonaws.com/111122223333/ws-notify-fanout"
+  }
+}
+
+override_resource {
   target          = module.tables.aws_dynamodb_table.rate_limits[0]
   override_during = plan
   values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-rate-limits", name = "ws-notify-rate-limits" }
@@ -63,8 +78,8 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer", "refresh", "sweeper"])
-    error_message = "seven functions with authentication on by default"
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "authorizer", "refresh", "sweeper", "fanout"])
+    error_message = "eight functions with authentication and fan-out jobs on by default"
   }
 
   assert {
@@ -113,6 +128,9 @@ run "defaults" {
       BROADCAST_SCAN_SEGMENTS    = "4"
       IDEMPOTENCY_WINDOW_SECONDS = "86400"
       LOG_LEVEL                  = "INFO"
+      JOBS_TABLE                 = "ws-notify-jobs"
+      FANOUT_QUEUE_URL           = "https://sqs.eu-west-1.amazonaws.com/111122223333/ws-notify-fanout"
+      SHARD_SIZE                 = "1000"
     })
     error_message = "push environment per docs/architecture.md"
   }

@@ -38,7 +38,7 @@ locals {
     }
   }]
 
-  fanout_push_statements = var.fanout ? concat([
+  fanout_push_statements = concat(var.fanout ? [
     {
       # SendMessageBatch is authorized as sqs:SendMessage.
       Sid      = "EnqueueShards"
@@ -52,7 +52,7 @@ locals {
       Action   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
       Resource = [var.jobs_table_arn]
     },
-  ], local.fanout_queue_key) : []
+  ] : [], var.fanout ? local.fanout_queue_key : [])
 
   fanout_worker_statements = concat(
     [
