@@ -264,8 +264,9 @@ run "everything_on" {
   assert {
     condition = toset(keys(aws_apigatewayv2_route.http)) == toset([
       "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
+      "GET /v1/notifications/{notificationId}", "DELETE /v1/notifications/{notificationId}",
     ])
-    error_message = "the HTTP API has the four /v1 routes"
+    error_message = "the HTTP API has the four /v1 routes and the two job routes"
   }
 
   assert {

@@ -62,7 +62,7 @@ run "customer_key_and_limits" {
 
   assert {
     condition = (aws_sqs_queue.shards[0].kms_master_key_id == "arn:aws:kms:eu-west-1:111122223333:key/abcd"
-      && !aws_sqs_queue.shards[0].sqs_managed_sse_enabled
+      && aws_sqs_queue.shards[0].sqs_managed_sse_enabled == false
       && aws_sqs_queue.shards[0].visibility_timeout_seconds == 900
       && jsondecode(aws_sqs_queue.shards[0].redrive_policy).maxReceiveCount == 5
     && aws_lambda_event_source_mapping.shards[0].scaling_config[0].maximum_concurrency == 50)
