@@ -337,3 +337,15 @@ def test_a_header_update_counts_a_shard_once(aws: Any, queues: dict[str, str]) -
     item = jobstore.get_header(JOBS, "j")
     assert item is not None and item["delivered"]["N"] == "3"
     assert jobstore.finish_shard(JOBS, "missing", 0, "done", {}, None, 1) is False
+
+
+def test_an_idempotent_repeat_answers_the_job_without_enqueueing_it_again(
+    aws: Any, transport: Transport, queues: dict[str, str]
+) -> None:
+    request = {"userIds": users_with_connections(aws, 3), "message": 1, "idempotencyKey": "k"}
+    first = push.handler(request, None)
+    again = push.handler(request, None)
+    assert again["notificationId"] == first["notificationId"] and again["repeat"] is True
+    assert again["job"] == first["job"]
+    drain(queues["queue"])
+    assert transport.calls == 3  # two shards, enqueued once
