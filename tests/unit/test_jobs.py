@@ -349,3 +349,46 @@ def test_an_idempotent_repeat_answers_the_job_without_enqueueing_it_again(
     assert again["job"] == first["job"]
     drain(queues["queue"])
     assert transport.calls == 3  # two shards, enqueued once
+
+
+class ShortContext(LambdaContext):
+    """An invocation with less time left than SEND_TIME_MARGIN_MS (2 s)."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 1500
+
+
+def test_records_not_started_in_time_or_failing_are_retried(
+    aws: Any, queues: dict[str, str], monkeypatch: pytest.MonkeyPatch, env: pytest.MonkeyPatch
+) -> None:
+    push.handler({"userIds": users_with_connections(aws, 3), "message": 1}, None)
+    event = receive(queues["queue"])
+    ids = [{"itemIdentifier": r["messageId"]} for r in event["Records"]]
+    assert fanout.handler(event, ShortContext()) == {"batchItemFailures": ids}
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("jobs table unreachable")
+
+    monkeypatch.setattr(jobstore, "get_header", broken)
+    assert fanout.handler(event, LambdaContext()) == {"batchItemFailures": ids}
+    with pytest.raises(ValueError, match="SQS events"):
+        fanout.handler({"not": "sqs"}, None)
+    env.delenv("CONNECTIONS_ENDPOINT")
+    with pytest.raises(Exception, match="CONNECTIONS_ENDPOINT"):
+        fanout.handler(event, None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '["a list"]',
+        '{"jobId": "j", "shard": -1, "userIds": []}',
+        '{"jobId": "j", "shard": 0, "userIds": [1]}',
+        '{"jobId": "j", "shard": 0, "segment": 3, "totalSegments": 2}',
+    ],
+)
+def test_malformed_shard_messages_are_refused(body: str) -> None:
+    from wsnotify import shard_worker
+
+    with pytest.raises(ValueError):
+        shard_worker.parse(body)
