@@ -26,7 +26,9 @@ connection after answering CreateFunction 201; the SDK then re-sends the same re
 SQS event source mappings: moto invokes a mapped function itself when a message is sent (through
 Docker, one record per invocation, failures and partial batch responses ignored). Here a queue
 keeps its mappings (ListEventSourceMappings still returns them) but never invokes anything:
-local/sqs_esm.py polls the queues as Lambda's pollers do.
+local/sqs_esm.py polls the queues as Lambda's pollers do. And GetQueueAttributes returns a
+queue's RedrivePolicy as compact JSON, as SQS does (moto's has spaces after the separators, which
+the aws provider reports as a change on every plan).
 
 And one rule AWS enforces and moto does not: WebSocket CreateStage / UpdateStage with access
 logging or an execution logging level other than OFF fail with ``BadRequestException``
@@ -309,10 +311,21 @@ def _queue_init(original: Any) -> Any:
     return init
 
 
+def _compact_redrive(original: Any) -> Any:
+    def attributes(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original.fget(self)
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    return property(attributes)
+
+
 def install_sqs() -> None:
     from moto.sqs.models import Queue
 
     Queue.__init__ = _queue_init(Queue.__init__)  # type: ignore[method-assign]
+    Queue.attributes = _compact_redrive(Queue.attributes)  # type: ignore[method-assign]
 
 
 if __name__ == "__main__":

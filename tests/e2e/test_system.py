@@ -86,6 +86,7 @@ def test_stack_json_describes_the_deployment(stack: dict[str, Any]) -> None:
         *("authorizer", "connect", "disconnect", "poll", "push", "refresh", "sweeper"),
         *("users", "me"),  # the HTTP API's
         "devices",  # mobile push (platform applications passed by the local stack)
+        "fanout",  # the shard worker of fan-out jobs
     }
     assert {"$connect", "$disconnect", "$default", "poll", "push", "refresh"} <= set(
         stack["routes"]
