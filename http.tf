@@ -29,6 +29,11 @@ locals {
       "PATCH /v1/schedules/{scheduleId}"  = "schedules"
       "DELETE /v1/schedules/{scheduleId}" = "schedules"
     } : {},
+    # Fan-out jobs: progress and cancel (docs/openapi.yaml).
+    var.fanout.enabled ? {
+      "GET /v1/notifications/{notificationId}"    = "push"
+      "DELETE /v1/notifications/{notificationId}" = "push"
+    } : {},
     local.mobile_enabled ? {
       "PUT /v1/users/{userId}/devices/{token}"    = "devices"
       "DELETE /v1/users/{userId}/devices/{token}" = "devices"

@@ -20,6 +20,7 @@ locals {
     length(var.mobile_push.platform_applications) > 0 ? ["devices"] : [],
     var.topics.enabled ? ["topics"] : [],
     var.scheduling.enabled ? ["schedules"] : [],
+    var.fanout.enabled ? ["fanout"] : [],
   ))
   functions = var.create ? local.function_names : toset([])
 
@@ -47,9 +48,10 @@ locals {
       SEND_CONCURRENCY           = tostring(var.push_send_concurrency)
       BROADCAST_SCAN_SEGMENTS    = tostring(var.broadcast_scan_segments)
       IDEMPOTENCY_WINDOW_SECONDS = tostring(var.idempotency_window_seconds)
-    }, local.client_push_settings, local.mobile_environment, local.topics_push_environment, local.profiles_environment, local.scheduling_environment)
+    }, local.client_push_settings, local.mobile_environment, local.topics_push_environment, local.profiles_environment, local.scheduling_environment, local.fanout_push_environment)
     devices   = merge(local.log_level, local.mobile_environment)
     schedules = local.schedules_function_environment
+    fanout    = local.fanout_environment
     poll = merge(local.tables, local.log_level, {
       CONNECTIONS_ENDPOINT  = module.websocket_api.management_endpoint
       SEND_CONCURRENCY      = tostring(var.push_send_concurrency)
@@ -92,8 +94,8 @@ locals {
     SECRET_CACHE_SECONDS = tostring(var.auth.cache_seconds)
   }
 
-  memory_size = { for f in local.function_names : f => f == "push" ? var.push_memory_size : var.lambda_memory_size }
-  timeout     = { for f in local.function_names : f => f == "push" ? var.push_timeout : var.lambda_timeout }
+  memory_size = { for f in local.function_names : f => f == "push" ? var.push_memory_size : f == "fanout" ? var.fanout.memory_size : var.lambda_memory_size }
+  timeout     = { for f in local.function_names : f => f == "push" ? var.push_timeout : f == "fanout" ? var.fanout.timeout : var.lambda_timeout }
 
   authorizer_layers = concat(aws_lambda_layer_version.authorizer[*].arn, var.authorizer_layer_arns)
 }
@@ -112,6 +114,7 @@ module "tables" {
   create_devices_table                 = length(var.mobile_push.platform_applications) > 0
   create_topics_tables                 = var.topics.enabled
   create_schedules_table               = var.scheduling.enabled
+  create_jobs_table                    = var.fanout.enabled
   tags                                 = var.tags
 }
 
@@ -154,6 +157,10 @@ module "iam" {
   permissions_boundary_arn        = var.permissions_boundary_arn
   tags                            = var.tags
   scheduling                      = local.iam_scheduling
+  fanout                          = var.fanout.enabled
+  jobs_table_arn                  = module.tables.jobs_table_arn
+  fanout_queue_arn                = module.fanout.queue_arn
+  fanout_queue_kms_key_arn        = var.fanout.queue_kms_key_arn
 }
 
 # Region-wide, so only on request (README: "Stage logging and the Region's API Gateway role").

@@ -167,3 +167,23 @@ output "schedule_dlq_url" {
   description = "URL of the encrypted SQS dead-letter queue of schedule invocations that failed after the retry policy, or null."
   value       = module.scheduler.dlq_url
 }
+
+output "jobs_table_name" {
+  description = "Name of the fan-out jobs table (null when fanout.enabled is false)."
+  value       = module.tables.jobs_table_name
+}
+
+output "fanout_queue_url" {
+  description = "URL of the shard queue of fan-out jobs (null when fanout.enabled is false)."
+  value       = module.fanout.queue_url
+}
+
+output "fanout_dead_letter_queue_url" {
+  description = "URL of the dead-letter queue of shards that failed fanout.max_receive_count times."
+  value       = module.fanout.dead_letter_queue_url
+}
+
+output "fanout_event_source_mapping_uuid" {
+  description = "UUID of the shard queue's event source mapping (pause or resume the workers with UpdateEventSourceMapping)."
+  value       = module.fanout.event_source_mapping_uuid
+}

@@ -816,3 +816,49 @@ variable "scheduling" {
     error_message = "scheduling.dlq_kms_key_arn must be a KMS key ARN."
   }
 }
+
+variable "fanout" {
+  type = object({
+    enabled                    = optional(bool, true)
+    shard_size                 = optional(number, 1000)
+    max_concurrency            = optional(number, 10)
+    batch_size                 = optional(number, 1)
+    max_receive_count          = optional(number, 3)
+    queue_kms_key_arn          = optional(string)
+    timeout                    = optional(number, 60)
+    memory_size                = optional(number, 512)
+    visibility_timeout_seconds = optional(number)
+  })
+  description = "Sharded fan-out jobs (docs/architecture.md, \"Fan-out jobs\"): a backend push whose audience exceeds shard_size recipients is split into shards on an SQS queue (SSE; queue_kms_key_arn optional) and delivered by the fanout function, at most max_concurrency at once, batch_size shards per invocation; a shard failing max_receive_count times goes to the dead-letter queue. timeout/memory_size: the fanout function's; visibility_timeout_seconds defaults to six times timeout. An idle queue costs nothing but the poller's empty receives."
+  default     = {}
+
+  validation {
+    condition     = var.fanout.shard_size >= 1 && var.fanout.shard_size <= 1000 && var.fanout.shard_size == floor(var.fanout.shard_size)
+    error_message = "fanout.shard_size must be a whole number between 1 and 1000 (a shard's user ids travel in one 256 KB SQS message)."
+  }
+
+  validation {
+    condition     = var.fanout.max_concurrency >= 2 && var.fanout.max_concurrency <= 1000 && var.fanout.max_concurrency == floor(var.fanout.max_concurrency)
+    error_message = "fanout.max_concurrency must be a whole number between 2 and 1000 (AWS's limits for SQS event source mappings)."
+  }
+
+  validation {
+    condition     = var.fanout.batch_size >= 1 && var.fanout.batch_size <= 10 && var.fanout.batch_size == floor(var.fanout.batch_size)
+    error_message = "fanout.batch_size must be a whole number between 1 and 10."
+  }
+
+  validation {
+    condition     = var.fanout.max_receive_count >= 1 && var.fanout.max_receive_count <= 1000 && var.fanout.max_receive_count == floor(var.fanout.max_receive_count)
+    error_message = "fanout.max_receive_count must be a whole number between 1 and 1000."
+  }
+
+  validation {
+    condition     = var.fanout.timeout >= 1 && var.fanout.timeout <= 900 && var.fanout.memory_size >= 128 && var.fanout.memory_size <= 10240
+    error_message = "fanout.timeout must be 1..900 seconds and fanout.memory_size 128..10240 MB."
+  }
+
+  validation {
+    condition     = var.fanout.queue_kms_key_arn == null || can(regex("^arn:aws[a-zA-Z-]*:kms:", coalesce(var.fanout.queue_kms_key_arn, "-")))
+    error_message = "fanout.queue_kms_key_arn must be a KMS key ARN."
+  }
+}

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import capacity, coldstart, fanout, report, transports
+from bench import capacity, coldstart, fanout, report, sharded, transports
 from bench.aws import client
 from bench.stack import REPO, LocalStack, StackError
 from bench.swarm import Swarm, SwarmError
@@ -121,8 +121,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=REPO / ".local" / "bench",
         help="the local stack's working directory",
     )
+    p.add_argument(
+        "--sharded-recipients",
+        type=_count(1000, 100_000),
+        default=None,
+        help="recipients of the sharded broadcast (default 20000; 2000 with --quick)",
+    )
+    p.add_argument(
+        "--sharded-workers",
+        type=_sizes,
+        default=[1, 2, 4, 8],
+        help="concurrent shard workers to compare (default 1,2,4,8)",
+    )
+    p.add_argument(
+        "--sharded-only",
+        action="store_true",
+        help="only the sharded broadcast (no local stack; sharded.json/.png/.md in --results)",
+    )
+    p.add_argument("--no-sharded", action="store_true", help="skip the sharded broadcast")
     args = p.parse_args(argv)
     quick = args.quick
+    args.sharded_recipients = args.sharded_recipients or (2000 if quick else 20_000)
     args.sizes = args.sizes or ([1, 10, 100] if quick else [1, 10, 100, 1000])
     args.population = args.population if args.population is not None else (200 if quick else 2000)
     args.runs = args.runs or (2 if quick else 5)
@@ -143,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"ERROR: cannot read {args.from_json}: {exc}")
             return 2
         return _publish(data, args.from_json.parent)
+    if args.sharded_only:
+        return _sharded(args)
     started = time.monotonic()
     log = args.state_dir / "stack.log"
     _say(f"starting the local stack (@connections latency {args.latency_ms:g} ms; log {log})")
@@ -160,8 +181,40 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     data["meta"]["wall_s"] = time.monotonic() - started
     code = _publish(data, args.results)
-    _say(f"done in {data['meta']['wall_s']:.0f} s")
+    if not args.no_sharded:
+        code = code or _sharded(args)
+    _say(f"done in {time.monotonic() - started:.0f} s")
     return code
+
+
+def _sharded(args: argparse.Namespace) -> int:
+    """The sharded broadcast (bench/sharded.py): table, sharded.json/.md/.png in --results."""
+    _say(
+        f"sharded broadcast of {args.sharded_recipients} to a counting sink, workers "
+        f"{','.join(map(str, args.sharded_workers))}"
+    )
+    try:
+        figures = sharded.measure(
+            args.sharded_recipients,
+            args.sharded_workers,
+            args.latency_ms,
+            args.state_dir,
+            say=_say,
+        )
+    except Exception as exc:  # report, do not hide: the other figures are already written
+        _say(f"ERROR: could not measure the sharded broadcast: {type(exc).__name__}: {exc}")
+        return 1
+    figures["date"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    figures["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+    text = sharded.table(figures)
+    print()
+    print(text)
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "sharded.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (args.results / "sharded.md").write_text("```\n" + text + "\n```\n")
+    sharded.plot(figures, args.results / "sharded.png")
+    print(f"\nsharded figures: {_shown(args.results / 'sharded.json')}")
+    return 0
 
 
 def _publish(data: dict[str, Any], results: Path) -> int:

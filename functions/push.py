@@ -3,7 +3,9 @@
 - direct invoke by a backend (the event is the request; the result document is returned),
 - the `push` WebSocket route (client push, off by default; the reply is an ack/error frame),
 - the HTTP API's IAM-authorized `POST /v1/notifications` (payload format 2.0): the same request
-  and result document, with the HTTP status of docs/openapi.yaml."""
+  and result document, with the HTTP status of docs/openapi.yaml (202 when it started a job);
+- fan-out jobs (wsnotify.jobs): `GET|DELETE /v1/notifications/{notificationId}` and direct
+  invoke `{"job": {"action": "get"|"cancel", "notificationId": ...}}`."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from wsnotify import (
     envelope,
     events,
     httpapi,
+    jobs,
     log,
     notify,
     revoke,
@@ -52,7 +55,38 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return revoke.handle_request(event, context)
     if isinstance(event, dict) and schedule_parts.FIRE_KEY in event:
         return _backend(event.get("request"), context, "schedule", event)
+    if isinstance(event, dict) and "job" in event:
+        return _job(event, context)
     return _backend(event, context, "invoke")
+
+
+def _job(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Direct invoke of a job action: the job document or an error document, never a raise."""
+    inv = log.Invocation("push", event, context)
+    inv.set(source="invoke", job=True)
+    try:
+        if len(event) != 1:
+            raise RequestError(INVALID_REQUEST, "a job request holds the job field only")
+        result = jobs.request(config.load(), event["job"])
+    except RequestError as exc:
+        result = _failure(exc.code, exc.message)
+    except Exception:
+        log.exception("job request failed")
+        result = _failure(INTERNAL_ERROR, f"internal error (request id: {inv.request_id or '-'})")
+    inv.set(ok=result["ok"])
+    if not result["ok"]:
+        inv.set(error=result["error"]["code"])
+    inv.emit()
+    return result
+
+
+def _job_route(cfg: config.Config, event: dict[str, Any], inv: log.Invocation) -> dict[str, Any]:
+    """GET (progress) and DELETE (cancel) /v1/notifications/{notificationId}."""
+    notification_id = httpapi.path_parameter(event, "notificationId")
+    inv.set(notificationId=notification_id, caller=httpapi.iam_caller(event))
+    if events.request_context(event).get("http", {}).get("method") == "DELETE":
+        return jobs.cancel(cfg, notification_id)
+    return jobs.get(cfg, notification_id)
 
 
 def _backend(request: Any, context: Any, source: str, event: Any = None) -> dict[str, Any]:
@@ -86,7 +120,7 @@ def _backend(request: Any, context: Any, source: str, event: Any = None) -> dict
         if endpoint is None:
             raise ConfigError("CONNECTIONS_ENDPOINT is not set")
         deadline = notify.deadline_of(context, cfg.send_time_margin_ms)
-        result = notify.push(cfg, valid, notify.BACKEND, endpoint, counts, deadline)
+        result = notify.push(cfg, valid, notify.BACKEND, endpoint, counts, deadline, allow_job=True)
     except RequestError as exc:
         result = _failure(exc.code, exc.message)
     except Exception:
@@ -108,6 +142,8 @@ def _failure(code: str, message: str) -> dict[str, Any]:
 
 
 def _http(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if events.request_context(event).get("http", {}).get("method") in ("GET", "DELETE"):
+        return httpapi.run("push", event, context, _job_route)
     try:
         request = parse_json_object(event.get("body"), bool(event.get("isBase64Encoded")))
     except RequestError as exc:
@@ -120,8 +156,11 @@ def _http(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_id = events.request_context(event).get("requestId") or getattr(
         context, "aws_request_id", ""
     )
-    # 202 Accepted: a scheduled publish is stored, not yet delivered.
-    status = 202 if result.get("scheduled") else httpapi.status_of(result)
+    # 202 Accepted: a scheduled publish is stored, a job's shards are on their way (GET reports
+    # progress); neither is delivered yet.
+    status = httpapi.status_of(result)
+    if status == 200 and (result.get("scheduled") or "job" in result):
+        status = 202
     return httpapi.answer(status, result, str(request_id))
 
 

@@ -5,7 +5,8 @@ The tests write rules to a JSON file; the local stack's processes read it when i
 - the ``@connections`` endpoint (local/connections_api.py) answers chosen connections with
   throttling (429), server errors (5xx) or late (``delayMs``), or kills the workers of a
   function in the middle of its fan-out (``kill``: the function's name);
-- the emulated DynamoDB (local/moto_main.py) fails chosen writes with an AWS error code.
+- the emulated DynamoDB (local/moto_main.py) fails chosen writes and queries with an AWS error
+  code.
 
 ```json
 {"connections": [{"connectionId": "abc=", "status": 429, "times": 2},
@@ -108,7 +109,8 @@ async def _apply_connection_rule(
 
 
 def install_dynamodb_faults(faults: FaultFile) -> None:
-    """Make moto's DynamoDB fail the writes the rules name (PutItem, DeleteItem, UpdateItem),
+    """Make moto's DynamoDB fail the calls the rules name (PutItem, DeleteItem, UpdateItem,
+    Query),
     as DynamoDB does: a JSON error whose `__type` botocore maps to the exception."""
     from moto.core.exceptions import JsonRESTError
     from moto.dynamodb.responses import DynamoHandler
@@ -118,11 +120,13 @@ def install_dynamodb_faults(faults: FaultFile) -> None:
             # moto's DynamoDB handler has parsed the JSON body already.
             body = self.body if isinstance(self.body, dict) else json.loads(self.body or "{}")
             key = body.get("Item") or body.get("Key") or {}
+            # A Query names its user in the key condition's value (":u" in wsnotify.store).
+            user = key.get("userId") or (body.get("ExpressionAttributeValues") or {}).get(":u")
             rule = faults.take(
                 "dynamodb",
                 operation=operation,
                 table=body.get("TableName"),
-                userId=(key.get("userId") or {}).get("S"),
+                userId=(user or {}).get("S"),
             )
             if rule is not None:
                 error = JsonRESTError(
@@ -138,5 +142,6 @@ def install_dynamodb_faults(faults: FaultFile) -> None:
         ("put_item", "PutItem"),
         ("delete_item", "DeleteItem"),
         ("update_item", "UpdateItem"),
+        ("query", "Query"),
     ):
         setattr(DynamoHandler, name, wrap(operation, getattr(DynamoHandler, name)))

@@ -102,6 +102,15 @@ def _scheduler_resource(self: Any) -> str:
     return f"arn:{account}:schedule/{group}/{name}"
 
 
+# SQS authorizes a batch call with the single call's action (the Service Authorization
+# Reference has no sqs:SendMessageBatch); moto would ask for the batch name.
+_SQS_IAM_ACTIONS = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
+
+
 def install_authorization() -> None:
     """Patch moto (in its own process) as the module doc explains. Idempotent."""
     from moto import settings
@@ -131,6 +140,15 @@ def install_authorization() -> None:
                 headers=self.headers,
                 action=self._get_action(),
             ).check_action_permitted(resource)
+            return
+        action = self._get_action()
+        if getattr(self, "service_name", "") == "sqs" and action in _SQS_IAM_ACTIONS:
+            # One response object per request: the override lives as long as this check.
+            self._get_action = lambda: _SQS_IAM_ACTIONS[action]
+            try:
+                check(self, iam_request_cls, resource)
+            finally:
+                del self._get_action
             return
         check(self, iam_request_cls, resource)
 

@@ -26,6 +26,12 @@ connection after answering CreateFunction 201; the SDK then re-sends the same re
 EventBridge Scheduler: CreateSchedule in a group that does not exist answers
 ResourceNotFoundException, as Scheduler does (moto raises a raw KeyError, HTTP 500). Firing the
 stored schedules is local/scheduler.py's job.
+SQS event source mappings: moto invokes a mapped function itself when a message is sent (through
+Docker, one record per invocation, failures and partial batch responses ignored). Here a queue
+keeps its mappings (ListEventSourceMappings still returns them) but never invokes anything:
+local/sqs_esm.py polls the queues as Lambda's pollers do. And GetQueueAttributes returns a
+queue's RedrivePolicy as compact JSON, as SQS does (moto's has spaces after the separators, which
+the aws provider reports as a change on every plan).
 
 And one rule AWS enforces and moto does not: WebSocket CreateStage / UpdateStage with access
 logging or an execution logging level other than OFF fail with ``BadRequestException``
@@ -307,8 +313,42 @@ def install() -> None:
     EventBridgeSchedulerBackend.create_schedule = scheduler_create_schedule  # type: ignore[method-assign]
 
 
+class _InertMappings(dict):  # type: ignore[type-arg]
+    """A queue's event source mappings that SendMessage does not invoke (local/sqs_esm.py does);
+    lookups still see them."""
+
+    def items(self) -> Any:
+        return iter(())
+
+
+def _queue_init(original: Any) -> Any:
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.lambda_event_source_mappings = _InertMappings()
+
+    return init
+
+
+def _compact_redrive(original: Any) -> Any:
+    def attributes(self: Any) -> dict[str, Any]:
+        result: dict[str, Any] = original.fget(self)
+        if self.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(self.redrive_policy, separators=(",", ":"))
+        return result
+
+    return property(attributes)
+
+
+def install_sqs() -> None:
+    from moto.sqs.models import Queue
+
+    Queue.__init__ = _queue_init(Queue.__init__)  # type: ignore[method-assign]
+    Queue.attributes = _compact_redrive(Queue.attributes)  # type: ignore[method-assign]
+
+
 if __name__ == "__main__":
     install()
+    install_sqs()
     sns_mobile.install()  # GET /moto-api/local/sns-deliveries: what each phone received
     iam.install_authorization()  # meaningful once the stack switches authorization on
     if (fault_file := faults.FaultFile.from_env()) is not None:

@@ -7,6 +7,7 @@ import asyncio
 import base64
 import hashlib
 import logging
+import os
 import shutil
 import sys
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from local import controlplane, http_controlplane, iam, procs, rules, scheduler, sigv4
+from local import controlplane, http_controlplane, iam, procs, rules, scheduler, sigv4, sqs_esm
 from local.connections_api import ConnectionsApi
 from local.httpapi import HttpApiGateway
 from local.lambda_api import LambdaApi
@@ -26,6 +27,10 @@ from local.motoserver import FAKE_CREDENTIALS
 from local.registries import BackgroundTasks, ConnectionRegistry, FunctionRegistry
 from local.settings import Settings
 from local.websocket import WebSocketGateway
+
+# An emulator knob (like LOCAL_RULE_INTERVAL_S): replaces the SHARD_SIZE of the functions that
+# read it, so a handful of real sockets make a job of several shards (tests, demo).
+SHARD_SIZE_OVERRIDE_ENV = "LOCAL_SHARD_SIZE"
 
 log = logging.getLogger("local.runtime")
 
@@ -119,6 +124,7 @@ class Runtime:
         self.http_gateways: list[HttpApiGateway] = []
         self.scheduler: rules.Scheduler | None = None
         self.schedules: scheduler.ScheduleRunner | None = None
+        self.pollers: sqs_esm.Pollers | None = None
         self._runners: list[web.AppRunner] = []
         self.layer_notes: dict[str, str] = {}
 
@@ -177,6 +183,7 @@ class Runtime:
         ws_port, lambda_port = procs.free_port(), procs.free_port()
         stage = self.api.stage.name
         connections_url = f"http://{host}:{ws_port}/{stage}"
+        role_credentials: dict[str, dict[str, str]] = {}
         for spec in self.functions.values():
             task_root, layers = self._prepare_code(spec)
             env = worker_env(
@@ -186,9 +193,13 @@ class Runtime:
                 connections_endpoint=connections_url,
             )
             if self.assume_roles and spec.role_arn:  # as Lambda does: the function's own role
-                env.update(
-                    iam.role_credentials(self.aws_endpoint, self.region, spec.role_arn, spec.name)
+                role_credentials[spec.name] = iam.role_credentials(
+                    self.aws_endpoint, self.region, spec.role_arn, spec.name
                 )
+                env.update(role_credentials[spec.name])
+            shard_size = os.environ.get(SHARD_SIZE_OVERRIDE_ENV, "").strip()
+            if shard_size and "SHARD_SIZE" in env:  # an emulator knob: small jobs span shards
+                env["SHARD_SIZE"] = shard_size
             self.pools[spec.name] = FunctionPool(
                 spec,
                 task_root=task_root,
@@ -228,6 +239,11 @@ class Runtime:
             self.aws_endpoint, self.region, self.api.account_id, self.pools
         )
         self.schedules.start()
+        # The SQS event source mappings poll with each function's role, as Lambda's pollers do.
+        self.pollers = sqs_esm.Pollers(
+            self.aws_endpoint, self.region, self.pools, role_credentials, self.max_workers
+        )
+        await self.pollers.start()
         return Endpoints(
             websocket_url=f"ws://{host}:{ws_port}/{stage}",
             connections_url=connections_url,
@@ -256,6 +272,9 @@ class Runtime:
         if self.schedules is not None:
             await self.schedules.stop()
             self.schedules = None
+        if self.pollers is not None:
+            await self.pollers.stop()
+            self.pollers = None
         if self.scheduler is not None:
             await self.scheduler.stop()
             self.scheduler = None

@@ -67,6 +67,21 @@ override_resource {
 }
 
 override_resource {
+  target          = module.tables.aws_dynamodb_table.jobs[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-jobs", name = "ws-notify-jobs" }
+}
+
+override_resource {
+  target          = module.fanout.aws_sqs_queue.shards[0]
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:eu-west-1:111122223333:ws-notify-fanout"
+    url = "https://sqs.eu-west-1.amazonaws.com/111122223333/ws-notify-fanout"
+  }
+}
+
+override_resource {
   target          = module.tables.aws_dynamodb_table.rate_limits[0]
   override_during = plan
   values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-rate-limits", name = "ws-notify-rate-limits" }
@@ -88,8 +103,8 @@ run "defaults" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "users", "authorizer", "refresh", "sweeper", "topics", "schedules"])
-    error_message = "ten functions with authentication, topics and scheduling on by default (users keeps the profiles)"
+    condition     = toset(keys(aws_lambda_function.this)) == toset(["connect", "disconnect", "push", "poll", "users", "authorizer", "refresh", "sweeper", "topics", "schedules", "fanout"])
+    error_message = "eleven functions with authentication, topics, scheduling and fan-out jobs on by default (users keeps the profiles)"
   }
 
   assert {
@@ -153,6 +168,9 @@ run "defaults" {
       SCHEDULE_RETRY_ATTEMPTS        = "3"
       SCHEDULE_MAX_EVENT_AGE_SECONDS = "3600"
       DEFAULT_TIMEZONE               = "UTC"
+      JOBS_TABLE                     = "ws-notify-jobs"
+      FANOUT_QUEUE_URL               = "https://sqs.eu-west-1.amazonaws.com/111122223333/ws-notify-fanout"
+      SHARD_SIZE                     = "1000"
     })
     error_message = "push environment per docs/architecture.md"
   }
@@ -289,8 +307,9 @@ run "everything_on" {
       "POST /v1/notifications", "GET /v1/users/{userId}/connections", "DELETE /v1/users/{userId}/connections", "GET /v1/me/notifications",
       "PUT /v1/users/{userId}", "GET /v1/users/{userId}", "DELETE /v1/users/{userId}",
       "GET /v1/schedules", "GET /v1/schedules/{scheduleId}", "PATCH /v1/schedules/{scheduleId}", "DELETE /v1/schedules/{scheduleId}",
+      "GET /v1/notifications/{notificationId}", "DELETE /v1/notifications/{notificationId}",
     ])
-    error_message = "the HTTP API has the seven /v1 routes and the four schedule routes (and the topic routes, tests/topics.tftest.hcl)"
+    error_message = "the HTTP API has the seven /v1 routes, the four schedule routes and the two job routes (and the topic routes, tests/topics.tftest.hcl)"
   }
 
   assert {

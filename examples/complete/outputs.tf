@@ -82,3 +82,23 @@ output "schedule_dlq_url" {
   description = "Dead-letter queue of schedule invocations that failed after the retry policy."
   value       = module.notifications.schedule_dlq_url
 }
+
+output "jobs_table_name" {
+  description = "Fan-out jobs table (progress of sharded pushes)."
+  value       = module.notifications.jobs_table_name
+}
+
+output "fanout_queue_url" {
+  description = "Shard queue of fan-out jobs."
+  value       = module.notifications.fanout_queue_url
+}
+
+output "fanout_dead_letter_queue_url" {
+  description = "Dead-letter queue of shards that kept failing."
+  value       = module.notifications.fanout_dead_letter_queue_url
+}
+
+output "fanout_event_source_mapping_uuid" {
+  description = "Event source mapping of the shard queue (pause or resume the workers)."
+  value       = module.notifications.fanout_event_source_mapping_uuid
+}

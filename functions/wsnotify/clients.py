@@ -110,6 +110,17 @@ def scheduler() -> Any:
     )
 
 
+def sqs() -> Any:
+    """SQS client: push enqueues the shards of a fan-out job (wsnotify.jobstore)."""
+    return cached(
+        ("sqs", "", 0),
+        lambda: session().client(
+            "sqs",
+            config=BotoConfig(connect_timeout=3, read_timeout=10, retries={"mode": "standard"}),
+        ),
+    )
+
+
 def management(endpoint: str, pool_size: int) -> Any:
     """@connections client. botocore retries are off: delivery retries throttling itself, so the
     policy is ours, bounded and testable; short timeouts keep one dead socket from stalling."""

@@ -96,6 +96,11 @@ class Config:
     profiles_table: str = ""
     segment_index_table: str = ""
     segment_attributes: tuple[str, ...] = ()
+    # Sharded fan-out jobs (issue 12): audiences over shard_size go to the fanout worker via SQS.
+    jobs_table: str = ""
+    fanout_queue_url: str = ""
+    shard_size: int = 1000
+    max_receive_count: int = 3
 
     def require(self, field: str) -> str:
         """Return a string setting that this function cannot work without."""
@@ -175,6 +180,11 @@ def load() -> Config:
         segment_attributes=tuple(
             a.strip() for a in _str("SEGMENT_ATTRIBUTES").split(",") if a.strip()
         ),
+        jobs_table=_str("JOBS_TABLE"),
+        fanout_queue_url=_str("FANOUT_QUEUE_URL"),
+        # A shard's user ids travel in its SQS message: 1,000 ids of 128 characters fit 256 KB.
+        shard_size=_int("SHARD_SIZE", 1000, 1, 1000),
+        max_receive_count=_int("MAX_RECEIVE_COUNT", 3, 1, 1000),
     )
 
 

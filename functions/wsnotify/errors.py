@@ -18,8 +18,6 @@ INVALID_TOKEN = "INVALID_TOKEN"  # noqa: S105 (an error code, not a secret)
 TOKEN_EXPIRED = "TOKEN_EXPIRED"  # noqa: S105 (an error code, not a secret)
 # push from a client: the sender's per-user budget of client pushes is spent for now.
 RATE_LIMITED = "RATE_LIMITED"
-# HTTP 404: an unknown resource addressed by id (a subscription, a profile, a job, a schedule).
-NOT_FOUND = "NOT_FOUND"
 
 
 class RequestError(Exception):

@@ -13,6 +13,7 @@ from wsnotify import (
     envelope,
     idempotency,
     ids,
+    jobs,
     log,
     mobile,
     segments,
@@ -45,10 +46,13 @@ def push(
     endpoint: str,
     counts: dict[str, Any],
     deadline: float | None = None,
+    allow_job: bool = False,
 ) -> dict[str, Any]:
     """Persist (when asked) then deliver one notification; returns the result document.
 
-    `counts` receives the figures for the invocation's log line."""
+    With `allow_job` (backends), an audience larger than SHARD_SIZE becomes a sharded fan-out
+    job (wsnotify.jobs) and the answer comes at once. `counts` receives the figures for the
+    invocation's log line."""
     created_at = envelope.now_ms()
     notification_id = ids.new_ulid(created_at)
     topic = request.topic.name if request.topic is not None else None
@@ -85,13 +89,27 @@ def push(
                 envelope.notification(notification_id, created_at, request.message, sender, topic)
             )
 
-    request = _resolved(config, request)
+    jobs_on = allow_job and _jobs_available(config, request)
+    request = _resolved(config, request, jobs_on)
     if request.persist:
         counts.update(stored=_persist(config, request, sender, notification_id, created_at))
     if topic is not None:
         # The audience is whoever is subscribed now, read after the history row is written: a
         # user subscribing meanwhile finds the notification by polling the topic.
         request = dataclasses.replace(request, user_ids=audience.users(config, request) or ())
+    size = _job_size(config, request) if jobs_on else None
+    if size is not None:
+        user_ids = None if request.broadcast else list(request.user_ids)
+        started = jobs.start(
+            config, notification_id, created_at, frame, sender, user_ids, size, request.persist
+        )
+        if topic is not None:
+            started["topic"] = topic
+        counts.update(job=True, shards=started["job"]["shards"], audience=size, bytes=len(frame))
+        if claim is not None:
+            started["repeat"] = claim.repeat
+            _complete(claim, started)
+        return started
 
     table = config.require("connections_table")
     by_user = _targets(config, table, request)
@@ -141,13 +159,26 @@ def push(
     return result
 
 
-def _resolved(config: Config, request: PushRequest) -> PushRequest:
-    """The request with its target turned into user ids (after the idempotency claim, so that a
-    completed repeat costs no resolution)."""
+def _jobs_available(config: Config, request: PushRequest) -> bool:
+    """Whether this deployment can shard this request: a job queue, and no `mobile` part (the
+    devices' part runs inline, after the live delivery it falls back from)."""
+    return request.mobile is None and bool(config.jobs_table and config.fanout_queue_url)
+
+
+def _job_size(config: Config, request: PushRequest) -> int | None:
+    """The audience size when the request becomes a job (more than SHARD_SIZE), else None."""
+    size = jobs.broadcast_size(config) if request.broadcast else len(request.user_ids)
+    return size if jobs.wanted(config, size) else None
+
+
+def _resolved(config: Config, request: PushRequest, jobs_on: bool) -> PushRequest:
+    """The request with a segment turned into user ids (after the idempotency claim, so that a
+    completed repeat costs no resolution). Without the job path a segment is delivered by this
+    invocation, so its size is capped."""
     if request.segment is None:
         return request
     users = audience.users(config, request) or ()
-    if len(users) > segments.MAX_INLINE_SEGMENT_USERS:
+    if not jobs_on and len(users) > segments.MAX_INLINE_SEGMENT_USERS:
         raise RequestError(
             INVALID_REQUEST,
             f"the segment matches {len(users)} users; a push delivers to at most "

@@ -17,7 +17,9 @@ from wsnotify.errors import FORBIDDEN, INVALID_REQUEST, RequestError
 from wsnotify.ids import is_ulid
 
 MAX_USER_ID_LENGTH = 128
-MAX_USER_IDS = 100
+MAX_USER_IDS = 100  # a client push's cap (CLIENT_MAX_RECIPIENTS <= this)
+# A backend's cap: lists over SHARD_SIZE become sharded fan-out jobs (wsnotify.jobs).
+MAX_BACKEND_USER_IDS = 10_000
 POLL_DEFAULT_LIMIT = 20
 POLL_MAX_LIMIT = 100
 MAX_IDEMPOTENCY_KEY_LENGTH = 128
@@ -176,7 +178,9 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         user_ids = (user_id(request["userId"]),)
     elif "userIds" in request:
         raw = request["userIds"]
-        cap = min(MAX_USER_IDS, config.client_max_recipients) if from_client else MAX_USER_IDS
+        cap = (
+            min(MAX_USER_IDS, config.client_max_recipients) if from_client else MAX_BACKEND_USER_IDS
+        )
         if not isinstance(raw, list) or not 1 <= len(raw) <= cap:
             who = " in a client push" if from_client else ""
             raise _invalid(f"userIds must be a list of 1..{cap} user ids{who}")
@@ -231,6 +235,9 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         from wsnotify import mobile
 
         mobile_part = mobile.parse(request["mobile"])
+        if len(user_ids) > MAX_USER_IDS:
+            # Devices are reached inline by push (never a sharded job): the cap it always had.
+            raise _invalid(f"mobile: at most {MAX_USER_IDS} users per request")
         if mobile_part.mode != "never" and not config.devices_table:
             raise _invalid("mobile: mobile push is not enabled on this deployment (mobile_push)")
     return PushRequest(

@@ -16,6 +16,7 @@ locals {
     var.mobile_push ? ["devices"] : [],
     var.topics ? ["topics"] : [],
     var.scheduling != null ? ["schedules"] : [],
+    var.fanout ? ["fanout"] : [],
   ))
   roles = var.create ? local.functions : toset([])
 
@@ -283,7 +284,10 @@ locals {
       local.connection_lookup,
       local.push_scheduling,
       local.table_key,
+      local.fanout_push_statements,
     )
+
+    fanout = local.fanout_worker_statements
 
     refresh = concat(
       [

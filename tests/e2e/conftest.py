@@ -112,6 +112,10 @@ def stack() -> Iterator[dict[str, Any]]:
             "LOCAL_SCHEDULE_INTERVAL_S": "2",
             "LOCAL_SCHEDULE_RETRY_DELAY_S": "0.5",
             "LOCAL_SCHEDULE_CLOCK_FILE": str(state / CLOCK_FILE),
+            # Fan-out jobs: a handful of sockets make a job of several shards, and a failed shard
+            # comes back after 1 s instead of 6x the worker's timeout (local/sqs_esm.py).
+            "LOCAL_SHARD_SIZE": "2",
+            "LOCAL_SQS_VISIBILITY_S": "1",
             # Fault injection (local/faults.py): rules the `faults` fixture writes.
             "LOCAL_FAULTS_FILE": str(state / FAULTS_FILE),
         },
