@@ -22,10 +22,6 @@ from wsnotify import (
     notify,
     revoke,
     routes,
-    schedule_parts,
-    schedule_settings,
-    schedules,
-    timing,
 )
 from wsnotify.errors import (
     FORBIDDEN,
@@ -36,7 +32,7 @@ from wsnotify.errors import (
     ConfigError,
     RequestError,
 )
-from wsnotify.validation import parse_json_object, push_request
+from wsnotify.validation import parse_json_object, push_request, time_field
 
 _HTTP_STATUS = {PAYLOAD_TOO_LARGE: 413, FORBIDDEN: 403, INTERNAL_ERROR: 500}
 
@@ -53,7 +49,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         )
     if isinstance(event, dict) and "disconnect" in event:
         return revoke.handle_request(event, context)
-    if isinstance(event, dict) and schedule_parts.FIRE_KEY in event:
+    if isinstance(event, dict) and events.SCHEDULED_PUSH in event:
         return _backend(event.get("request"), context, "schedule", event)
     if isinstance(event, dict) and "job" in event:
         return _job(event, context)
@@ -100,6 +96,8 @@ def _backend(request: Any, context: Any, source: str, event: Any = None) -> dict
     try:
         cfg = config.load()
         if source == "schedule":
+            from wsnotify import schedule_settings, schedules  # scheduling code: only when used
+
             request, figures = schedules.fire(schedule_settings.load(), event)
             counts.update(figures)
             if request is None:  # cancelled meanwhile, or a localTime zone left empty
@@ -107,8 +105,10 @@ def _backend(request: Any, context: Any, source: str, event: Any = None) -> dict
                 return _logged(inv, counts, {"ok": True, "skipped": skipped})
         if not isinstance(request, dict):
             raise RequestError(INVALID_REQUEST, "the request must be a JSON object")
-        field = timing.time_field(request)
+        field = time_field(request)
         if field is not None:
+            from wsnotify import schedule_settings, schedules  # imported here, as above
+
             settings = schedule_settings.load()
             result = schedules.create(cfg, settings, request, field, schedules.now_utc())
             counts.update(scheduleId=result["scheduleId"], scheduled=field)
@@ -177,7 +177,7 @@ def _client_push(
     if user is None:
         raise RequestError(FORBIDDEN, "no authenticated user on this connection")
     inv.set(userId=user)
-    if timing.time_field(body) is not None:
+    if time_field(body) is not None:
         raise RequestError(FORBIDDEN, "clients may not schedule notifications")
     # The sender is the authenticated user; a `sender` field in the frame is refused as unknown.
     request = push_request(body, cfg, from_client=True)

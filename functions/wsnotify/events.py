@@ -7,6 +7,9 @@ from typing import Any
 from wsnotify import store
 from wsnotify.config import Config
 
+# The key of EventBridge Scheduler's fire event for push (wsnotify.schedule_parts writes it).
+SCHEDULED_PUSH = "scheduledPush"
+
 
 def request_context(event: Any) -> dict[str, Any]:
     rc = event.get("requestContext") if isinstance(event, dict) else None

@@ -26,11 +26,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from wsnotify import audience_zones, clients, timing
+from wsnotify import audience_zones, clients, events, timing
 from wsnotify.schedule_settings import Settings
 
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
-FIRE_KEY = "scheduledPush"
+FIRE_KEY = events.SCHEDULED_PUSH
 
 
 @dataclass(frozen=True)

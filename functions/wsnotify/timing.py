@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from wsnotify import cron
 from wsnotify.errors import INVALID_REQUEST, RequestError
+from wsnotify.validation import TIME_FIELDS as TIME_FIELDS
+from wsnotify.validation import time_field as time_field
 
-TIME_FIELDS = ("sendAt", "delaySeconds", "localTime", "recurrence")
 MAX_AHEAD = timedelta(days=365)
 MAX_DELAY_SECONDS = 31_536_000
 _RFC3339 = re.compile(
@@ -58,14 +59,6 @@ class When:
 
     def document(self) -> dict[str, Any]:
         return {self.field: self.spec}
-
-
-def time_field(request: dict[str, Any]) -> str | None:
-    """The request's time field, or None for an immediate send. Raises on more than one."""
-    present = [f for f in TIME_FIELDS if f in request]
-    if len(present) > 1:
-        raise _invalid(f"at most one of {', '.join(TIME_FIELDS)} (got {', '.join(present)})")
-    return present[0] if present else None
 
 
 def zone(name: Any, where: str) -> str:

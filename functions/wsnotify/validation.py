@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wsnotify import segments, topics
 from wsnotify.config import Config
 from wsnotify.errors import FORBIDDEN, INVALID_REQUEST, RequestError
 from wsnotify.ids import is_ulid
@@ -38,6 +37,9 @@ _PUSH_FIELDS = frozenset(
         "dryRun",
     }
 )
+# A publish request with one of these is scheduled (wsnotify.timing validates the values); the
+# check lives here so that an immediate push loads none of the scheduling code.
+TIME_FIELDS = ("sendAt", "delaySeconds", "localTime", "recurrence")
 _POLL_FIELDS = frozenset({"after", "limit", "topic"})
 # The largest integer every JSON consumer reads exactly (JavaScript's Number.MAX_SAFE_INTEGER).
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -171,8 +173,12 @@ def push_request(request: dict[str, Any], config: Config, from_client: bool) -> 
         if from_client:
             # A topic reaches every subscriber: a backend's decision, like broadcast.
             raise RequestError(FORBIDDEN, "clients may not push to topics")
+        from wsnotify import topics  # imported here: connect and poll validate no push
+
         topic = topics.resolve(config, request["topic"])
     elif "segment" in request:
+        from wsnotify import segments  # imported here, like topics
+
         segment = segments.parse(config, request["segment"], from_client)
     elif "userId" in request:
         user_ids = (user_id(request["userId"]),)
@@ -275,3 +281,11 @@ def poll_request(request: dict[str, Any]) -> PollRequest:
     if topic is not None and not isinstance(topic, str):
         raise _invalid("topic must be a string")
     return PollRequest(after, limit, topic)
+
+
+def time_field(request: dict[str, Any]) -> str | None:
+    """The request's time field, or None for an immediate send. Raises on more than one."""
+    present = [f for f in TIME_FIELDS if f in request]
+    if len(present) > 1:
+        raise _invalid(f"at most one of {', '.join(TIME_FIELDS)} (got {', '.join(present)})")
+    return present[0] if present else None
