@@ -18,6 +18,36 @@ mock_provider "aws" {
 }
 
 override_resource {
+  target          = module.tables.aws_dynamodb_table.profiles[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-profiles", name = "ws-notify-profiles" }
+}
+
+override_resource {
+  target          = module.tables.aws_dynamodb_table.segment_index[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-segment-index", name = "ws-notify-segment-index" }
+}
+
+override_resource {
+  target          = module.tables.aws_dynamodb_table.subscriptions[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-subscriptions", name = "ws-notify-subscriptions" }
+}
+
+override_resource {
+  target          = module.tables.aws_dynamodb_table.topic_history[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-topic-history", name = "ws-notify-topic-history" }
+}
+
+override_resource {
+  target          = module.tables.aws_dynamodb_table.devices[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-devices", name = "ws-notify-devices" }
+}
+
+override_resource {
   target          = module.websocket_api.aws_apigatewayv2_api.this[0]
   override_during = plan
   values = {

@@ -20,6 +20,12 @@ mock_provider "aws" {
 }
 
 override_resource {
+  target          = module.tables.aws_dynamodb_table.devices[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-devices", name = "ws-notify-devices" }
+}
+
+override_resource {
   target          = module.websocket_api.aws_apigatewayv2_api.this[0]
   override_during = plan
   values = {

@@ -19,6 +19,27 @@ mock_provider "aws" {
 }
 
 override_resource {
+  target          = module.tables.aws_dynamodb_table.jobs[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-jobs", name = "ws-notify-jobs" }
+}
+
+override_resource {
+  target          = module.fanout.aws_sqs_queue.shards[0]
+  override_during = plan
+  values = {
+    arn = "arn:aws:sqs:eu-west-1:111122223333:ws-notify-fanout"
+    url = "https://sqs.eu-west-1.amazonaws.com/111122223333/ws-notify-fanout"
+  }
+}
+
+override_resource {
+  target          = module.tables.aws_dynamodb_table.devices[0]
+  override_during = plan
+  values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-devices", name = "ws-notify-devices" }
+}
+
+override_resource {
   target          = module.tables.aws_dynamodb_table.subscriptions[0]
   override_during = plan
   values          = { arn = "arn:aws:dynamodb:eu-west-1:111122223333:table/ws-notify-subscriptions", name = "ws-notify-subscriptions" }
