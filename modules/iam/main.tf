@@ -152,7 +152,9 @@ locals {
   }]
 
   # push creates schedules (and removes the parts of one it could not finish), records them,
-  # and marks each fire in the schedules table.
+  # and marks each fire in the schedules table. Profile zones: push reads them with the same
+  # BatchGetItem that segments grant (ReadSegmentProfiles) when it has that statement; one grant,
+  # so that removing it denies both (tests/e2e/test_segments.py).
   push_scheduling = concat(var.scheduling == null ? [] : [
     {
       Sid      = "CreateSchedulesInGroup"
@@ -166,7 +168,7 @@ locals {
       Action   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
       Resource = [var.scheduling.schedules_table_arn]
     },
-  ], local.pass_scheduler_role, local.read_profile_timezones)
+  ], local.pass_scheduler_role, length(local.segment_statements) > 0 ? [] : local.read_profile_timezones)
 
   function_statements = {
     schedules = concat(var.scheduling == null ? [] : [
