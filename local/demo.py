@@ -6,38 +6,23 @@ import asyncio
 import json
 import os
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 import websockets
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
-from local import demo_client, demo_segments, sns_mobile, tokens
+from local import demo_client, demo_features, demo_segments, tokens
 from local.controlplane import aws_client
+from local.demo_support import WAIT_S, StepFailed, check, http_call
 from local.runtime import SHARD_SIZE_OVERRIDE_ENV
 from local.stack import Options, Stack
 
-WAIT_S = 10.0
 # push does not prune a connection row younger than this (CONNECT_GRACE_SECONDS default).
 CONNECT_GRACE_S = 10.0
-
-
-class StepFailed(AssertionError):
-    pass
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise StepFailed(message)
 
 
 class Demo:
@@ -224,28 +209,7 @@ class Demo:
         return f"push result: {json.dumps(result)}"
 
     async def topic_push(self) -> str:
-        phone, laptop, bob = (self.clients[n] for n in ("alice-phone", "alice-laptop", "bob"))
-        await phone.send(json.dumps({"action": "subscribe", "topic": "news:sports"}))
-        ack = await self.receive(phone)
-        check(ack.get("type") == "ack" and ack["data"].get("subscribed") is True, f"{ack}")
-        await bob.send(json.dumps({"action": "subscribe", "topic": "vip:lounge"}))
-        refused = await self.receive(bob)
-        check(refused.get("error", {}).get("code") == "FORBIDDEN", f"bob got {refused}")
-        result = await self.push({"topic": "news:sports", "message": {"score": "2-1"}})
-        check(result.get("ok") is True and result.get("delivered") == 2, f"push result {result}")
-        for ws in (phone, laptop):
-            env = await self.receive(ws)
-            check(env.get("topic") == "news:sports", f"alice got {env}")
-        check(await self.nothing(bob), "bob received a topic he is not subscribed to")
-        await laptop.send(json.dumps({"action": "poll", "topic": "news:sports"}))
-        page = await self.receive(laptop)
-        ids = [i.get("id") for i in page.get("data", {}).get("items", [])]
-        check(result["notificationId"] in ids, f"topic history {page}")
-        return (
-            f"subscribe ack; bob refused vip:lounge (FORBIDDEN: not self-service, no claim); "
-            f"push result: topic {result['topic']}, delivered {result['delivered']}; "
-            f"topic history: {len(ids)} item(s), stored once for the topic"
-        )
+        return await demo_features.topic_push(self)
 
     async def push_carol(self) -> str:
         result = await self.push(
@@ -336,19 +300,7 @@ class Demo:
         raise StepFailed("carol's socket stayed open")
 
     async def scheduled_alice(self) -> str:
-        send_at = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=4)
-        when = send_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        result = await self.push(
-            {"userId": "alice", "message": {"text": "Reminder: webinar soon"}, "sendAt": when}
-        )
-        check(result.get("scheduled") is True, f"scheduled publish answered {result}")
-        phone = self.clients["alice-phone"]
-        early = max(send_at.timestamp() - time.time() - 0.5, 0.1)
-        check(await self.nothing(phone, within=early), "the reminder arrived before its time")
-        env = await self.receive(phone, timeout=WAIT_S + 5)
-        check(time.time() >= send_at.timestamp() - 0.05, "the reminder arrived early")
-        check(env.get("data") == {"text": "Reminder: webinar soon"}, f"alice got {env}")
-        return f"schedule {result['scheduleId']} fired at {when} (fireTimes {result['fireTimes']})"
+        return await demo_features.scheduled_alice(self)
 
     async def bob_leaves(self) -> str:
         await self.clients.pop("bob").close()
@@ -359,100 +311,10 @@ class Demo:
         return "close 1000 -> $disconnect -> row deleted"
 
     async def fanout_job(self) -> str:
-        return await _fanout_job(self)
+        return await demo_features.fanout_job(self)
 
     async def mobile_fallback(self) -> str:
-        phones = {"alice": ("a1" * 32, "APNS"), "bob": ("fcm-demo-bob-token", "GCM")}
-        for user, (device, platform) in phones.items():
-            body = json.dumps({"platform": platform, "app": "demo"}).encode()
-            token = tokens.mint(self.stack, user)
-            status, answer = await asyncio.to_thread(
-                http_call, self.stack, "PUT", f"/v1/me/devices/{device}", body, token=token
-            )
-            check(status == 200, f"registering {user}'s phone: HTTP {status}: {answer}")
-        result = await self.push(
-            {
-                "userIds": ["alice", "bob"],
-                "message": {"text": "lunch?"},
-                "mobile": {"title": "alice", "body": "lunch?", "mode": "fallback"},
-            }
-        )
-        check(result.get("mobile", {}).get("sent") == 1, f"push answered {result}")
-        await self.receive(self.clients["alice-phone"])
-        view = await asyncio.to_thread(sns_mobile.deliveries, self.stack["aws_endpoint"])
-        got = {
-            endpoint["token"]: len(endpoint["deliveries"])
-            for endpoint in view.values()
-            if endpoint["token"] in (phones["alice"][0], phones["bob"][0])
-        }
-        check(got == {phones["alice"][0]: 0, phones["bob"][0]: 1}, f"phones received {got}")
-        return (
-            f"live delivered {result['delivered']}, mobile {json.dumps(result['mobile'])}; "
-            f"{self.stack['sns_deliveries_url']}: bob's phone 1, alice's phone 0"
-        )
-
-
-async def _fanout_job(demo: Demo) -> str:
-    users = [f"erin-{i}" for i in range(5)]
-    sockets = [await demo.connect(user, user) for user in users]
-    body = json.dumps({"userIds": users, "message": {"text": "big news"}}).encode()
-    status, started = await asyncio.to_thread(
-        http_call, demo.stack, "POST", "/v1/notifications", body, sign=True
-    )
-    check(status == 202 and started.get("job", {}).get("shards") == 3, f"HTTP {status}: {started}")
-    for ws in sockets:
-        env = await demo.receive(ws)
-        check(env.get("id") == started["notificationId"], f"got {env}")
-    path = f"/v1/notifications/{started['notificationId']}"
-    deadline = time.monotonic() + WAIT_S
-    while True:
-        status, progress = await asyncio.to_thread(
-            http_call, demo.stack, "GET", path, b"", sign=True
-        )
-        job = progress.get("job", {})
-        if job.get("state") == "done" or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.2)
-    check(job.get("state") == "done" and job.get("delivered") == 5, f"GET {path}: {progress}")
-    for ws in sockets:
-        await ws.close()
-    return (
-        f"202 {json.dumps(started['job'])}; GET: {job['shardsDone']} shards done, "
-        f"{job['delivered']} delivered"
-    )
-
-
-def http_call(
-    stack: dict[str, Any],
-    method: str,
-    path: str,
-    body: bytes,
-    *,
-    sign: bool = False,
-    token: str | None = None,
-) -> tuple[int, dict[str, Any]]:
-    """One request to the stack's HTTP API: SigV4-signed with the stack's credentials (what a
-    backend's botocore does), or with a bearer token (what an app does)."""
-    headers = {"content-type": "application/json"} if body else {}
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    request = AWSRequest(
-        method=method, url=stack["http_api_url"] + path, data=body, headers=headers
-    )
-    if sign:
-        credentials = Credentials(
-            stack["credentials"]["aws_access_key_id"], stack["credentials"]["aws_secret_access_key"]
-        )
-        SigV4Auth(credentials, "execute-api", stack["region"]).add_auth(request)
-    prepared = request.prepare()
-    http_request = urllib.request.Request(  # noqa: S310 - the stack's own loopback URL
-        prepared.url, data=body or None, method=method, headers=dict(prepared.headers)
-    )
-    try:
-        with urllib.request.urlopen(http_request, timeout=WAIT_S) as response:  # noqa: S310
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+        return await demo_features.mobile_fallback(self)
 
 
 def run(options: Options) -> int:

@@ -13,7 +13,7 @@ import websockets
 from local import tokens
 
 Push = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-# (status, document) of one HTTP API call: demo.http_call bound to the stack, signed.
+# (status, document) of one HTTP API call: demo_support.http_call bound to the stack, signed.
 HttpCall = Callable[[str, str, bytes], tuple[int, dict[str, Any]]]
 
 PROFILES = {
