@@ -11,18 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnotify import (
-    client_push,
-    config,
-    envelope,
-    events,
-    httpapi,
-    jobs,
-    log,
-    notify,
-    revoke,
-    routes,
-)
+from wsnotify import config, envelope, events, httpapi, log, notify, routes
 from wsnotify.errors import (
     FORBIDDEN,
     INTERNAL_ERROR,
@@ -48,6 +37,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
             lambda cfg, ev, inv, body: _client_push(cfg, ev, inv, body, context),
         )
     if isinstance(event, dict) and "disconnect" in event:
+        from wsnotify import revoke  # each entry point's code loads with its first event
+
         return revoke.handle_request(event, context)
     if isinstance(event, dict) and events.SCHEDULED_PUSH in event:
         return _backend(event.get("request"), context, "schedule", event)
@@ -63,6 +54,8 @@ def _job(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         if len(event) != 1:
             raise RequestError(INVALID_REQUEST, "a job request holds the job field only")
+        from wsnotify import jobs  # as revoke: loaded by the first job request
+
         result = jobs.request(config.load(), event["job"])
     except RequestError as exc:
         result = _failure(exc.code, exc.message)
@@ -80,6 +73,8 @@ def _job_route(cfg: config.Config, event: dict[str, Any], inv: log.Invocation) -
     """GET (progress) and DELETE (cancel) /v1/notifications/{notificationId}."""
     notification_id = httpapi.path_parameter(event, "notificationId")
     inv.set(notificationId=notification_id, caller=httpapi.iam_caller(event))
+    from wsnotify import jobs
+
     if events.request_context(event).get("http", {}).get("method") == "DELETE":
         return jobs.cancel(cfg, notification_id)
     return jobs.get(cfg, notification_id)
@@ -181,6 +176,8 @@ def _client_push(
         raise RequestError(FORBIDDEN, "clients may not schedule notifications")
     # The sender is the authenticated user; a `sender` field in the frame is refused as unknown.
     request = push_request(body, cfg, from_client=True)
+    from wsnotify import client_push  # the push route's policy code, loaded by its first frame
+
     client_push.authorize(cfg, event, user, request)  # policy and per-user rate limit
     endpoint = events.endpoint(cfg, event)
     assert endpoint is not None  # routes.handle checked it

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnotify import clients, delivery, segments, subscriptions
+from wsnotify import clients, delivery
 from wsnotify.config import Config
 from wsnotify.validation import PushRequest
 
@@ -21,6 +21,8 @@ def users(config: Config, request: PushRequest) -> tuple[str, ...] | None:
     if request.broadcast:
         return None
     if request.segment is not None:
+        from wsnotify import segments  # each target's code loads with the first push using it
+
         return tuple(segments.resolve(config, request.segment))
     if request.topic is not None:
         return _subscribers(config, request.topic.name)
@@ -29,6 +31,8 @@ def users(config: Config, request: PushRequest) -> tuple[str, ...] | None:
 
 def _subscribers(config: Config, topic: str) -> tuple[str, ...]:
     """A topic's subscribers, every page."""
+    from wsnotify import subscriptions
+
     table = config.require("subscriptions_table")
     return tuple(
         user

@@ -7,18 +7,7 @@ import json
 import time
 from typing import Any
 
-from wsnotify import (
-    audience,
-    delivery,
-    envelope,
-    idempotency,
-    ids,
-    jobs,
-    log,
-    mobile,
-    segments,
-    store,
-)
+from wsnotify import audience, delivery, envelope, idempotency, ids, log, store
 from wsnotify.config import Config
 from wsnotify.errors import INVALID_REQUEST, PAYLOAD_TOO_LARGE, RequestError
 from wsnotify.validation import PushRequest
@@ -99,6 +88,8 @@ def push(
         request = dataclasses.replace(request, user_ids=audience.users(config, request) or ())
     size = _job_size(config, request) if jobs_on else None
     if size is not None:
+        from wsnotify import jobs  # the job path's code: loaded by the pushes that take it
+
         user_ids = None if request.broadcast else list(request.user_ids)
         started = jobs.start(
             config, notification_id, created_at, frame, sender, user_ids, size, request.persist
@@ -167,8 +158,13 @@ def _jobs_available(config: Config, request: PushRequest) -> bool:
 
 def _job_size(config: Config, request: PushRequest) -> int | None:
     """The audience size when the request becomes a job (more than SHARD_SIZE), else None."""
-    size = jobs.broadcast_size(config) if request.broadcast else len(request.user_ids)
-    return size if jobs.wanted(config, size) else None
+    if request.broadcast:
+        from wsnotify import jobs  # counting the live connections is the job path's code
+
+        size = jobs.broadcast_size(config)
+    else:
+        size = len(request.user_ids)
+    return size if size > config.shard_size else None
 
 
 def _resolved(config: Config, request: PushRequest, jobs_on: bool) -> PushRequest:
@@ -177,6 +173,8 @@ def _resolved(config: Config, request: PushRequest, jobs_on: bool) -> PushReques
     invocation, so its size is capped."""
     if request.segment is None:
         return request
+    from wsnotify import segments  # a segment push's code: loaded by the pushes that have one
+
     users = audience.users(config, request) or ()
     if not jobs_on and len(users) > segments.MAX_INLINE_SEGMENT_USERS:
         raise RequestError(
@@ -265,6 +263,8 @@ def _mobile(
             for user, conns in zip(request.user_ids, by_user, strict=True)
             if not reached.intersection(conns)
         ]
+    from wsnotify import mobile  # SNS code: loaded by the pushes with a mobile part
+
     return mobile.send(config, request.mobile, users, notification_id, deadline)
 
 
