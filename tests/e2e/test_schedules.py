@@ -131,15 +131,13 @@ def test_a_cancelled_schedule_never_arrives(stack: dict[str, Any]) -> None:
 
 
 def zones_of(stack: dict[str, Any], users: dict[str, str]) -> dict[str, str]:
-    """Each user's zone: written to the profiles table when the deployment has one (issue 12),
-    else the default zone for everybody (the push function's PROFILES_TABLE is unset)."""
+    """Each user's zone, written to the profiles table (always created: the users function keeps
+    it) that the push function reads zones from."""
     lam = aws_client("lambda", stack["aws_endpoint"], stack["region"])
     variables = lam.get_function_configuration(FunctionName=stack["push_function_name"])[
         "Environment"
     ]["Variables"]
-    table = variables.get("PROFILES_TABLE")
-    if not table:
-        return dict.fromkeys(users, variables.get("DEFAULT_TIMEZONE", "UTC"))
+    table = variables["PROFILES_TABLE"]
     ddb = aws_client("dynamodb", stack["aws_endpoint"], stack["region"])
     for user, zone in users.items():
         ddb.put_item(
@@ -154,8 +152,7 @@ def test_local_time_reaches_each_group_at_its_time(
 ) -> None:
     """Each user gets the notification at the wall-clock time of their own zone: one group per
     zone, fired one after the other. The emulated Scheduler's clock is moved to just before each
-    group's fire time. Before the profiles table exists (issue 12) both users are in the default
-    zone and form one group (the grouping itself: tests/unit/test_schedules.py)."""
+    group's fire time (two zones, two groups; the grouping rules: tests/unit/test_schedules.py)."""
 
     async def body() -> None:
         zones = zones_of(stack, {"sched-carol": "Europe/Berlin", "sched-dave": "America/New_York"})
@@ -167,6 +164,7 @@ def test_local_time_reaches_each_group_at_its_time(
         )
         assert result["ok"] is True, result
         groups = result["groups"]
+        assert len(groups) == 2, groups
         assert sorted(g["timezone"] for g in groups) == sorted(set(zones.values()))
         assert [g["fireAt"] for g in groups] == result["fireTimes"]
         assert len(scheduler_names(stack, result["scheduleId"])) == len(groups)

@@ -1,6 +1,7 @@
 """The features of issues 12 and 13 together: a `localTime` send to a topic groups the topic's
 subscribers by their profile zone when it is scheduled, and each zone's schedule reaches the
-subscribers of that zone at the moment it fires (not a stored user list)."""
+subscribers of that zone at the moment it fires (not a stored user list); a topic larger than one
+shard becomes a fan-out job."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 
 import push
 import pytest
-from conftest import Transport
+from conftest import LambdaContext, Transport
+from test_jobs import drain, queues  # noqa: F401 (fixture)
 from test_push import add_connection
 from test_schedules import fire, profile, sched  # noqa: F401 (fixture)
-from test_topics import SUBSCRIPTIONS, topic_aws  # noqa: F401 (fixture)
+from test_topics import SUBSCRIPTIONS, TOPIC_HISTORY, topic_aws  # noqa: F401 (fixture)
 from wsnotify import clients
 
 
@@ -64,3 +66,37 @@ def test_local_time_to_a_topic_reaches_each_zone_s_current_subscribers(both: Tra
         ExpressionAttributeValues={":u": {"S": "carl"}},
     )["Items"]
     assert len(rows) == 1
+
+
+@pytest.fixture
+def topic_jobs(topic_aws: Any, queues: dict[str, str]) -> dict[str, str]:  # noqa: F811
+    return queues
+
+
+def test_a_topic_larger_than_one_shard_becomes_a_job_that_reaches_subscribers_only(
+    aws: Any, transport: Transport, topic_jobs: dict[str, str]
+) -> None:
+    """SHARD_SIZE is 2 (the jobs fixture): 3 subscribers make a 2-shard job; the history row is
+    stored once, for the topic; the workers reach the subscribers' connections, not others'."""
+    for user in ("sub-1", "sub-2", "sub-3", "outsider"):
+        add_connection(aws, f"c-{user}", user)
+        if user != "outsider":
+            subscribe(user, "news:big")
+    answer = push.handler({"topic": "news:big", "message": {"n": 1}}, LambdaContext())
+    assert answer["ok"] is True, answer
+    assert answer["job"] == {"state": "running", "shards": 2, "audience": 3}
+    assert answer["topic"] == "news:big" and answer["persisted"] is True
+    assert transport.calls == 0  # nothing sent before the workers run
+    drain(topic_jobs["queue"])
+    assert set(transport.frames) == {"c-sub-1", "c-sub-2", "c-sub-3"}
+    assert all(f[0]["topic"] == "news:big" for f in transport.frames.values())
+    rows = aws.query(
+        TableName=TOPIC_HISTORY,
+        KeyConditionExpression="topic = :t",
+        ExpressionAttributeValues={":t": {"S": "news:big"}},
+    )["Items"]
+    assert [r["notificationId"]["S"] for r in rows] == [answer["notificationId"]]
+    job = push.handler(
+        {"job": {"action": "get", "notificationId": answer["notificationId"]}}, None
+    )["job"]
+    assert (job["state"], job["delivered"]) == ("done", 3)
