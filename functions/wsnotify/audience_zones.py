@@ -7,16 +7,12 @@ timezone or with one that is not a valid IANA name get the deployment's default 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from wsnotify import clients, log
+from wsnotify import log, profiles
 from wsnotify.errors import INVALID_REQUEST, RequestError
-
-_BATCH = 100  # BatchGetItem's limit
-_BATCH_ATTEMPTS = 8
 
 
 def audience(request: dict[str, Any]) -> list[str]:
@@ -55,34 +51,11 @@ def valid_zone(name: Any) -> bool:
 
 
 def timezones(table: str, user_ids: Iterable[str]) -> dict[str, str | None]:
-    """Each user's profile timezone (None without one), a BatchGetItem of 100 keys at a time;
-    unprocessed keys are retried with a short backoff."""
-    users = list(dict.fromkeys(user_ids))
-    found: dict[str, str | None] = dict.fromkeys(users)
+    """Each user's profile timezone (None without one): wsnotify.profiles' reader; everyone is
+    in the default zone when the deployment has no profiles table."""
     if not table:
-        return found
-    ddb = clients.dynamodb()
-    for start in range(0, len(users), _BATCH):
-        keys: list[dict[str, Any]] = [{"userId": {"S": u}} for u in users[start : start + _BATCH]]
-        for attempt in range(_BATCH_ATTEMPTS):
-            answer = ddb.batch_get_item(
-                RequestItems={
-                    table: {
-                        "Keys": keys,
-                        "ProjectionExpression": "userId, #tz",
-                        "ExpressionAttributeNames": {"#tz": "timezone"},
-                    }
-                }
-            )
-            for item in answer.get("Responses", {}).get(table, []):
-                found[item["userId"]["S"]] = item.get("timezone", {}).get("S")
-            keys = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
-            if not keys:
-                break
-            time.sleep(min(0.05 * 2**attempt, 1.0))
-        else:
-            raise RuntimeError("profiles BatchGetItem left keys unprocessed after retries")
-    return found
+        return dict.fromkeys(user_ids)
+    return profiles.timezones(table, user_ids)
 
 
 def zone_members(

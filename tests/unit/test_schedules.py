@@ -484,7 +484,7 @@ def test_update_loses_to_a_concurrent_cancel(
 def test_profile_reads_retry_unprocessed_keys(
     sched: Transport, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wsnotify import audience_zones
+    from wsnotify import audience_zones, profiles
 
     ddb = clients.dynamodb()
     profile(ddb, "alice", "Asia/Tokyo")
@@ -500,8 +500,8 @@ def test_profile_reads_retry_unprocessed_keys(
                 }
             return ddb.batch_get_item(**kw)
 
-    monkeypatch.setattr(audience_zones.clients, "dynamodb", Flaky)
-    monkeypatch.setattr(audience_zones.time, "sleep", lambda s: None)
+    monkeypatch.setattr(profiles.clients, "dynamodb", Flaky)
+    monkeypatch.setattr(profiles.time, "sleep", lambda s: None)
     assert audience_zones.timezones(PROFILES, ["alice", "bob"]) == {
         "alice": "Asia/Tokyo",
         "bob": None,
