@@ -113,9 +113,11 @@ def stack() -> Iterator[dict[str, Any]]:
             "LOCAL_SCHEDULE_RETRY_DELAY_S": "0.5",
             "LOCAL_SCHEDULE_CLOCK_FILE": str(state / CLOCK_FILE),
             # Fan-out jobs: a handful of sockets make a job of several shards, and a failed shard
-            # comes back after 1 s instead of 6x the worker's timeout (local/sqs_esm.py).
+            # comes back after 5 s instead of 6x the worker's timeout (local/sqs_esm.py). The
+            # tests' slowest shard (2 s of injected send delay) stays well under it: a shard
+            # still running when its message turns visible again would be delivered twice.
             "LOCAL_SHARD_SIZE": "2",
-            "LOCAL_SQS_VISIBILITY_S": "1",
+            "LOCAL_SQS_VISIBILITY_S": "5",
             # Fault injection (local/faults.py): rules the `faults` fixture writes.
             "LOCAL_FAULTS_FILE": str(state / FAULTS_FILE),
         },
