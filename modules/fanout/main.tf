@@ -31,11 +31,7 @@ resource "aws_sqs_queue" "shards" {
   sqs_managed_sse_enabled           = local.sse_managed ? true : null
   kms_master_key_id                 = var.kms_key_arn
   kms_data_key_reuse_period_seconds = local.sse_managed ? null : 300
-  redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dead_letters[0].arn
-    maxReceiveCount     = var.max_receive_count
-  })
-  tags = var.tags
+  tags                              = var.tags
 
   lifecycle {
     precondition {
@@ -43,6 +39,21 @@ resource "aws_sqs_queue" "shards" {
       error_message = "fanout.visibility_timeout_seconds must be at least the worker's timeout (AWS recommends 6x)."
     }
   }
+}
+
+# The redrive policy is its own resource so both queues are created at the same time: the aws
+# provider waits about 25 s after creating a queue for its attributes to settle, and the inline
+# policy would make the shard queue (which the functions' environment names) wait for the
+# dead-letter queue first. The event source mapping waits for it: no shard is received before
+# a failing one has somewhere to go.
+resource "aws_sqs_queue_redrive_policy" "shards" {
+  count = var.create ? 1 : 0
+
+  queue_url = aws_sqs_queue.shards[0].id
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dead_letters[0].arn
+    maxReceiveCount     = var.max_receive_count
+  })
 }
 
 # Created after the worker's role policy (worker_policy_ready): Lambda checks at creation that the
@@ -68,5 +79,5 @@ resource "aws_lambda_event_source_mapping" "shards" {
     maximum_concurrency = var.max_concurrency
   }
 
-  depends_on = [terraform_data.worker_policy_ready]
+  depends_on = [terraform_data.worker_policy_ready, aws_sqs_queue_redrive_policy.shards]
 }

@@ -32,7 +32,7 @@ run "defaults" {
   }
 
   assert {
-    condition     = jsondecode(aws_sqs_queue.shards[0].redrive_policy) == { deadLetterTargetArn = "arn:aws:sqs:eu-west-1:111122223333:ws-notify-fanout-dlq", maxReceiveCount = 3 }
+    condition     = jsondecode(aws_sqs_queue_redrive_policy.shards[0].redrive_policy) == { deadLetterTargetArn = "arn:aws:sqs:eu-west-1:111122223333:ws-notify-fanout-dlq", maxReceiveCount = 3 }
     error_message = "a shard failing three times goes to the dead-letter queue"
   }
 
@@ -64,7 +64,7 @@ run "customer_key_and_limits" {
     condition = (aws_sqs_queue.shards[0].kms_master_key_id == "arn:aws:kms:eu-west-1:111122223333:key/abcd"
       && aws_sqs_queue.shards[0].sqs_managed_sse_enabled == false
       && aws_sqs_queue.shards[0].visibility_timeout_seconds == 900
-      && jsondecode(aws_sqs_queue.shards[0].redrive_policy).maxReceiveCount == 5
+      && jsondecode(aws_sqs_queue_redrive_policy.shards[0].redrive_policy).maxReceiveCount == 5
     && aws_lambda_event_source_mapping.shards[0].scaling_config[0].maximum_concurrency == 50)
     error_message = "the customer key, the visibility timeout, the receives and the concurrency are applied"
   }
