@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnotify import auth, client_push, config, log, topics
+from wsnotify import auth, config, log
 from wsnotify.errors import ConfigError
 
 
@@ -46,7 +46,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     inv.set(allowed=True, userId=identity.user_id)
     # Values must be strings, numbers or booleans (API Gateway); connect stores the expiry.
     passed_on: dict[str, Any] = {"userId": identity.user_id, "tokenExpiresAt": identity.expires_at}
+    # The claim modules are imported only when a claim is configured: cold starts skip them.
     if cfg.client_push_claim:
+        from wsnotify import client_push
+
         recipients = client_push.recipients_for_context(identity.claims, cfg.client_push_claim)
         if recipients is None:
             inv.set(pushRecipients="absent, malformed or too large: may message nobody")
@@ -54,6 +57,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             passed_on[client_push.CONTEXT_KEY] = recipients
     http_context: dict[str, Any] = {"userId": identity.user_id}
     if cfg.topics_claim:
+        from wsnotify import client_push, topics
+
         # What is left of the context budget after pushRecipients (API Gateway's 8 KB).
         used = len(str(passed_on.get(client_push.CONTEXT_KEY, "")).encode())
         patterns = topics.patterns_for_context(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnotify import events, history, log, routes, topics
+from wsnotify import events, history, log, routes
 from wsnotify.config import Config
 from wsnotify.errors import FORBIDDEN, RequestError
 from wsnotify.validation import poll_request
@@ -24,7 +24,10 @@ def _poll(cfg: Config, event: dict[str, Any], inv: log.Invocation, body: dict[st
     inv.set(userId=user, limit=request.limit)
     counts: dict[str, Any] = {}
     if request.topic is not None:
-        # A topic's history, stored once for every subscriber: subscribers only.
+        # A topic's history, stored once for every subscriber: subscribers only. Imported
+        # here: most polls read the user's own history, and a cold start skips the module.
+        from wsnotify import topics
+
         topic = topics.readable_history(cfg, request.topic, user)
         inv.set(topic=topic.name)
         frame = history.page(
