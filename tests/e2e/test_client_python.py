@@ -188,3 +188,43 @@ def test_keepalive_polls_and_rotation_before_the_2_hour_limit(stack: dict[str, A
 async def _until_connects(client: NotifyClient, count: int) -> None:
     while client.connects < count or client.state != "open":
         await asyncio.sleep(0.05)
+
+
+def test_topic_subscription_survives_reconnects_and_topic_history_pages(
+    stack: dict[str, Any],
+) -> None:
+    """subscribe() subscribes the user, not the socket: a topic push after a reconnect still
+    arrives (with its topic); poll(topic=) reads the topic's history; after unsubscribe() the
+    next topic push does not arrive and the topic's history is refused."""
+    topic = f"news:pyc-{int(time.time() * 1000)}"
+
+    async def body() -> None:
+        rec = Recorder(stack, "pyc-topics", backoff_initial_s=0.2)
+        topics_seen: list[str | None] = []
+        rec.client.on("notification", lambda envelope: topics_seen.append(envelope.get("topic")))
+        async with rec.client:
+            await rec.client.wait_for_state("open", 10)
+            ack = await rec.client.subscribe(topic)
+            assert (ack["subscribed"], ack["created"], ack["topic"]) == (True, True, topic)
+            assert (await rec.client.subscribe(topic))["created"] is False  # idempotent
+            closed = await apush(stack, {"disconnect": {"userId": "pyc-topics"}})
+            assert closed["closed"] == 1  # the server closes the socket; the client reconnects
+            deadline = time.monotonic() + 10
+            while not (rec.client.connects == 2 and rec.client.state == "open"):
+                assert time.monotonic() < deadline, rec.states
+                await asyncio.sleep(0.05)
+            pushed = await apush(stack, {"topic": topic, "message": "to subscribers"})
+            await rec.until(1)
+            assert rec.seen == [pushed["notificationId"]] and topics_seen == [topic]
+            page = await rec.client.poll(topic=topic)
+            assert [item["id"] for item in page["items"]] == [pushed["notificationId"]]
+            gone = await rec.client.unsubscribe(topic)
+            assert (gone["subscribed"], gone["removed"]) == (False, True)
+            await apush(stack, {"topic": topic, "message": "after unsubscribe"})
+            await _settle()
+            assert rec.seen == [pushed["notificationId"]]
+            with pytest.raises(NotifyError) as refused:
+                await rec.client.poll(topic=topic)
+            assert refused.value.code == "FORBIDDEN"
+
+    run(body())

@@ -9,11 +9,25 @@ export interface Notification<T = unknown> {
   createdAt: number;
   data: T;
   sender: string;
+  /** Set when the notification was pushed to a topic the user is subscribed to. */
+  topic?: string;
 }
 
 export interface HistoryPage {
   items: Notification[];
   next: string | null;
+}
+
+/** The ack of `subscribe` / `unsubscribe` (docs/protocol.md, "Topics"). */
+export interface SubscriptionAck {
+  ok: true;
+  topic: string;
+  userId: string;
+  subscribed: boolean;
+  /** subscribe: false when the user was subscribed already. */
+  created?: boolean;
+  /** unsubscribe: false when the user was not subscribed. */
+  removed?: boolean;
 }
 
 export interface NotifyClientOptions {
@@ -58,7 +72,9 @@ export declare class NotifyClient extends EventTarget {
   start(): void;
   close(): Promise<void>;
   waitForState(state: State, timeoutMs?: number): Promise<void>;
-  poll(after?: string | null, limit?: number): Promise<HistoryPage>;
+  poll(after?: string | null, limit?: number, topic?: string): Promise<HistoryPage>;
+  subscribe(topic: string): Promise<SubscriptionAck>;
+  unsubscribe(topic: string): Promise<SubscriptionAck>;
   push(request: object): Promise<Record<string, unknown>>;
   request(frame: object): Promise<{ type: string; id: string; data: any }>;
   addEventListener<K extends keyof NotifyClientEventMap>(

@@ -120,12 +120,25 @@ export class NotifyClient extends EventTarget {
     });
   }
 
-  /** One `poll` page ({items, next}); items are not dispatched (resume does that).
-   * @param {string | null} [after] @param {number} [limit] */
-  async poll(after = null, limit) {
+  /** One `poll` page ({items, next}) of the user's own history or, with `topic`, of that
+   * topic's (subscribers only); items are not dispatched (resume does that for the user's own).
+   * @param {string | null} [after] @param {number} [limit] @param {string} [topic] */
+  async poll(after = null, limit, topic) {
     const frame = { action: "poll", limit: limit ?? this.options.pollLimit };
     if (after) frame.after = after;
+    if (topic) frame.topic = topic;
     return (await this.request(frame)).data;
+  }
+
+  /** Subscribes the connection's user (not the connection: it lasts across reconnects until
+   * unsubscribed) where the deployment allows it; the ack's data. @param {string} topic */
+  async subscribe(topic) {
+    return (await this.request({ action: "subscribe", topic })).data;
+  }
+
+  /** Ends the user's subscription to `topic`; the ack's data. @param {string} topic */
+  async unsubscribe(topic) {
+    return (await this.request({ action: "unsubscribe", topic })).data;
   }
 
   /** A client `push` (only when the deployment enables it); the ack's data. @param {object} req */

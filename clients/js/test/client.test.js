@@ -148,3 +148,40 @@ test("a refused token is reported and retried", async () => {
   assert.equal(client.connects, 0);
   await assert.rejects(client.poll(), /CLIENT_NOT_CONNECTED/);
 });
+
+test("a topic subscription outlives reconnects; the topic's history pages", async () => {
+  const topic = `news:jsc-${Date.now()}`;
+  const rec = recorder(WS_URL, "jsc-topics", { backoffInitialMs: 200 });
+  const topics = [];
+  rec.client.addEventListener("notification", (ev) => topics.push(ev.detail.topic));
+  try {
+    rec.client.start();
+    await rec.client.waitForState("open", 10000);
+    const ack = await rec.client.subscribe(topic);
+    assert.deepEqual([ack.subscribed, ack.created, ack.topic], [true, true, topic]);
+    assert.equal((await rec.client.subscribe(topic)).created, false); // idempotent
+    // The user is subscribed, not the socket: after a server-side close and a reconnect the
+    // topic's pushes still arrive.
+    const closed = await push({ disconnect: { userId: "jsc-topics" } });
+    assert.equal(closed.closed, 1);
+    const deadline = Date.now() + 10000;
+    while (!(rec.client.connects === 2 && rec.client.state === "open")) {
+      assert.ok(Date.now() < deadline, String(rec.states));
+      await sleep(50);
+    }
+    const pushed = await push({ topic, message: "to subscribers" });
+    await rec.until(1);
+    assert.deepEqual(rec.seen, [pushed.notificationId]);
+    assert.deepEqual(topics, [topic]);
+    const page = await rec.client.poll(null, undefined, topic);
+    assert.deepEqual(page.items.map((item) => item.id), [pushed.notificationId]);
+    const gone = await rec.client.unsubscribe(topic);
+    assert.deepEqual([gone.subscribed, gone.removed], [false, true]);
+    await push({ topic, message: "after unsubscribe" });
+    await sleep(1500);
+    assert.deepEqual(rec.seen, [pushed.notificationId]);
+    await assert.rejects(rec.client.poll(null, undefined, topic), /FORBIDDEN/);
+  } finally {
+    await rec.client.close();
+  }
+});

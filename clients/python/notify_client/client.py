@@ -16,12 +16,10 @@ Behaviour (docs/clients.md, rules from docs/protocol.md):
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import inspect
 import json
 import logging
-import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -31,40 +29,14 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 from websockets.typing import Subprotocol
 
+from notify_client.support import NotifyError, backoff_delay, status_hint, token_expiry
+
 log = logging.getLogger("notify_client")
 
 SUBPROTOCOL = "notify.v1"
 State = Literal["connecting", "open", "disconnected", "closed"]
 EventName = Literal["notification", "state", "error"]
 TokenSource = Callable[[], str | Awaitable[str]]
-
-
-class NotifyError(Exception):
-    """An ``error`` envelope (``code``, ``message``), a refused handshake (``code`` is
-    ``HTTP_<status>``) or a client-side failure (``code`` is ``CLIENT_*``)."""
-
-    def __init__(self, code: str, message: str, frame: dict[str, Any] | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-        self.frame = frame
-
-
-def token_expiry(token: str) -> float | None:
-    """The ``exp`` claim of a JWT (read, not verified: the server verifies), or None."""
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        exp: object = claims["exp"]
-        return float(exp) if isinstance(exp, int | float) else None
-    except (IndexError, ValueError, KeyError, TypeError):
-        return None
-
-
-def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
-    """Capped exponential backoff with "equal jitter": half fixed, half random."""
-    ceiling = min(maximum, initial * 2.0 ** min(attempt, 30))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not crypto
 
 
 class NotifyClient:
@@ -169,13 +141,27 @@ class NotifyClient:
         answer = await self.request({**request, "action": "push"})
         return dict(answer.get("data") or {})
 
-    async def poll(self, after: str | None = None, limit: int | None = None) -> dict[str, Any]:
-        """One ``poll`` page: ``{"items": [...], "next": ...}``. Items are not delivered to the
-        listeners (resume does that)."""
+    async def poll(
+        self, after: str | None = None, limit: int | None = None, topic: str | None = None
+    ) -> dict[str, Any]:
+        """One ``poll`` page: ``{"items": [...], "next": ...}``, of the user's own history or,
+        with ``topic``, of that topic's (subscribers only). Items are not delivered to the
+        listeners (resume does that for the user's own history)."""
         frame: dict[str, Any] = {"action": "poll", "limit": limit or self.poll_limit}
         if after is not None:
             frame["after"] = after
+        if topic is not None:
+            frame["topic"] = topic
         return dict((await self.request(frame))["data"])
+
+    async def subscribe(self, topic: str) -> dict[str, Any]:
+        """Subscribes the connection's user (not the connection: it lasts across reconnects
+        until unsubscribed) where the deployment allows it; the ack's ``data``."""
+        return dict((await self.request({"action": "subscribe", "topic": topic}))["data"])
+
+    async def unsubscribe(self, topic: str) -> dict[str, Any]:
+        """Ends the user's subscription to ``topic``; the ack's ``data``."""
+        return dict((await self.request({"action": "unsubscribe", "topic": topic}))["data"])
 
     async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
         """Sends one frame and returns its answer (``history`` or ``ack``); raises NotifyError
@@ -246,7 +232,7 @@ class NotifyClient:
                 )
             except websockets.InvalidStatus as exc:
                 status = exc.response.status_code
-                self._emit("error", NotifyError(f"HTTP_{status}", _status_hint(status)))
+                self._emit("error", NotifyError(f"HTTP_{status}", status_hint(status)))
             except Exception as exc:  # network errors, timeouts, a failing get_token()
                 self._emit("error", NotifyError("CLIENT_CONNECT_FAILED", repr(exc)))
             else:
@@ -390,12 +376,3 @@ class NotifyClient:
         finally:
             if self._pending is not None and not self._pending.done():
                 self._pending.set_exception(websockets.ConnectionClosedOK(None, None))
-
-
-def _status_hint(status: int) -> str:
-    return {
-        400: "handshake refused: offer notify.v1 next to the token (docs/protocol.md)",
-        401: "token refused: invalid, expired, wrong issuer/audience (docs/protocol.md)",
-        403: "forbidden by the API (authorizer Deny or a wrong URL/stage)",
-        429: "throttled: retrying with backoff",
-    }.get(status, f"handshake answered HTTP {status}")
