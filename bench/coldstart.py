@@ -3,7 +3,12 @@ serves one invocation, against the floor measured in the same run: a bare proces
 boto3 and creates the same clients. Both run `python -I -B` (no bytecode written, as on Lambda's
 read-only /var/task) with the function's environment, and time themselves from their first
 statement, so interpreter start-up (identical for both) is left out. The floor makes no AWS
-call; the function's first call pays botocore's one-time request set-up, the floor does not."""
+call; the function's first call pays botocore's one-time request set-up, the floor does not.
+
+poll's reply goes to a @connections stand-in in this process that answers at once, not to the
+stack's gateway: the stack injects the fan-out measurements' network latency (20 ms by default)
+into every @connections call, which is not start-up time, and no other function's cold path
+calls @connections. The stand-in checks that the reply is the history frame."""
 
 from __future__ import annotations
 
@@ -13,9 +18,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 import uuid
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +73,36 @@ print(json.dumps({"import_s": t1 - t0, "total_s": t2 - t0, "result": result}))
 
 class ColdStartError(RuntimeError):
     pass
+
+
+class _Sink(BaseHTTPRequestHandler):
+    """PostToConnection stand-in: records each frame by connection id, answers 200 at once."""
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        connection_id = self.path.rsplit("/@connections/", 1)[-1]
+        self.server.frames[urllib.parse.unquote(connection_id)] = body  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def connections_sink(stage: str) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """A @connections endpoint URL (as CONNECTIONS_ENDPOINT) and the frames posted to it."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Sink)
+    frames: dict[str, bytes] = {}
+    server.frames = frames  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/{stage}", frames
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _events(user: str, token: str, stack: dict[str, Any]) -> dict[str, Any]:
@@ -165,33 +205,44 @@ def measure(
     median ratio of interleaved (function, floor) pairs."""
     lam_env = _function_environments(stack)
     results: dict[str, Any] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-cold-") as tmp,
+        connections_sink(stack["stage"]) as (sink_url, frames),
+    ):
         task_root = Path(tmp) / "task"
         with zipfile.ZipFile(functions_zip) as archive:
             archive.extractall(task_root)
         envs = {
-            role: _child_env(stack, lam_env[stack["functions"][role]], stack["functions"][role])
+            role: _child_env(
+                stack, lam_env[stack["functions"][role]], stack["functions"][role], sink_url
+            )
             for role in CLIENTS
         }
 
-        def pair(role: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        def pair(role: str, floor_first: bool) -> tuple[dict[str, Any], dict[str, Any]]:
             user = f"cold-{uuid.uuid4().hex[:8]}"
             event = _events(user, token_for(user), stack)[role]
             spec = {"mode": "function", "task_root": str(task_root), "module": role}
+            floor = {"mode": "floor", "clients": [(c, CLIENT_CONFIG[c]) for c in CLIENTS[role]]}
+            floor_sample = _run(floor, envs[role]) if floor_first else None
             sample = _run({**spec, "event": event}, envs[role])
             if not _succeeded(role, sample["result"]):
                 raise ColdStartError(f"{role}: first invocation failed: {sample['result']}")
-            floor = {"mode": "floor", "clients": [(c, CLIENT_CONFIG[c]) for c in CLIENTS[role]]}
-            return sample, _run(floor, envs[role])
+            if role == "poll" and not _is_history(
+                frames.pop(event["requestContext"]["connectionId"], b"")
+            ):
+                raise ColdStartError("poll: no history frame reached @connections")
+            return sample, floor_sample or _run(floor, envs[role])
 
         # One discarded pair first: the OS page cache then holds the files of every sample
         # alike, as it does on a Lambda host. Then rounds over all functions, so a burst of
-        # background load spreads over them instead of hitting one function's samples.
-        pair(next(iter(CLIENTS)))
+        # background load spreads over them instead of hitting one function's samples; every
+        # other round runs the floor first, so neither side always runs second.
+        pair(next(iter(CLIENTS)), False)
         pairs: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {r: [] for r in CLIENTS}
-        for _ in range(repeats):
+        for round_number in range(repeats):
             for role in CLIENTS:
-                pairs[role].append(pair(role))
+                pairs[role].append(pair(role, round_number % 2 == 1))
         for role, services in CLIENTS.items():
             samples = [p[0] for p in pairs[role]]
             floors = [p[1] for p in pairs[role]]
@@ -207,7 +258,7 @@ def measure(
                 "samples": [s["total_s"] for s in samples],
                 "floor_samples": [f["total_s"] for f in floors],
             }
-            # Each function sample runs right before its floor sample, so both see the same
+            # Each function sample runs right next to its floor sample, so both see the same
             # background load: the median of the per-pair ratios is robust to a busy machine.
             results[role]["ratio"] = statistics.median(
                 s["total_s"] / f["total_s"] for s, f in zip(samples, floors, strict=True)
@@ -227,15 +278,25 @@ def _function_environments(stack: dict[str, Any]) -> dict[str, dict[str, str]]:
     return out
 
 
-def _child_env(stack: dict[str, Any], variables: dict[str, str], name: str) -> dict[str, str]:
+def _is_history(frame: bytes) -> bool:
+    try:
+        return bool(json.loads(frame).get("type") == "history")
+    except ValueError:
+        return False
+
+
+def _child_env(
+    stack: dict[str, Any], variables: dict[str, str], name: str, connections_url: str
+) -> dict[str, str]:
     creds = stack["credentials"]
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME", "TMPDIR")}
     env.update(variables)
     env.update(
         {
-            # The same substitutions the local stack makes (local/README.md).
+            # The same substitutions the local stack makes (local/README.md), but @connections
+            # is the stand-in above.
             "AWS_ENDPOINT_URL": stack["aws_endpoint"],
-            "CONNECTIONS_ENDPOINT": stack["connections_url"],
+            "CONNECTIONS_ENDPOINT": connections_url,
             "AWS_REGION": stack["region"],
             "AWS_DEFAULT_REGION": stack["region"],
             "AWS_ACCESS_KEY_ID": creds["aws_access_key_id"],
