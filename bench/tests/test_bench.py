@@ -172,3 +172,23 @@ def test_from_json_redraws_without_measuring(
     assert "PASS  N=1000" in capsys.readouterr().out
     assert {p.name for p in good.parent.iterdir()} == {"fanout.json", "fanout.md", "fanout.png"}
     assert json.loads(good.read_text())["targets"]
+
+
+def test_the_connections_stand_in_records_posts_by_connection_id() -> None:
+    """poll's cold start replies through the function's own transport to this stand-in: the
+    frame lands under the (URL-decoded) connection id, and only a history frame counts."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    from bench.coldstart import _is_history, connections_sink
+
+    with connections_sink("prod") as (url, frames):
+        parts = urlsplit(url)
+        assert parts.path == "/prod"
+        body = json.dumps({"type": "history", "id": "r", "data": {"items": [], "next": None}})
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+        conn.request("POST", "/prod/@connections/abc%3D", body=body.encode())
+        assert conn.getresponse().status == 200
+        conn.close()
+    assert list(frames) == ["abc="] and _is_history(frames["abc="])
+    assert not _is_history(b'{"type": "error"}') and not _is_history(b"not json")
