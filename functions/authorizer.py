@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wsnotify import auth, config, log
+from wsnotify import auth, claims, config, log
 from wsnotify.errors import ConfigError
 
 
@@ -46,29 +46,24 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     inv.set(allowed=True, userId=identity.user_id)
     # Values must be strings, numbers or booleans (API Gateway); connect stores the expiry.
     passed_on: dict[str, Any] = {"userId": identity.user_id, "tokenExpiresAt": identity.expires_at}
-    # The claim modules are imported only when a claim is configured: cold starts skip them.
     if cfg.client_push_claim:
-        from wsnotify import client_push
-
-        recipients = client_push.recipients_for_context(identity.claims, cfg.client_push_claim)
+        recipients = claims.push_recipients(identity.claims, cfg.client_push_claim)
         if recipients is None:
             inv.set(pushRecipients="absent, malformed or too large: may message nobody")
         else:
-            passed_on[client_push.CONTEXT_KEY] = recipients
+            passed_on[claims.PUSH_RECIPIENTS_KEY] = recipients
     http_context: dict[str, Any] = {"userId": identity.user_id}
     if cfg.topics_claim:
-        from wsnotify import client_push, topics
-
         # What is left of the context budget after pushRecipients (API Gateway's 8 KB).
-        used = len(str(passed_on.get(client_push.CONTEXT_KEY, "")).encode())
-        patterns = topics.patterns_for_context(
-            identity.claims, cfg.topics_claim, client_push.MAX_CONTEXT_BYTES - used
+        used = len(str(passed_on.get(claims.PUSH_RECIPIENTS_KEY, "")).encode())
+        patterns = claims.topic_patterns_for_context(
+            identity.claims, cfg.topics_claim, claims.MAX_CONTEXT_BYTES - used
         )
         if patterns is None:
             inv.set(topicPatterns="absent, malformed or too large: no topic by claim")
         else:
-            passed_on[topics.CONTEXT_KEY] = patterns
-            http_context[topics.CONTEXT_KEY] = patterns
+            passed_on[claims.TOPIC_PATTERNS_KEY] = patterns
+            http_context[claims.TOPIC_PATTERNS_KEY] = patterns
     inv.emit()
     if http:
         return {"isAuthorized": True, "context": http_context}

@@ -18,26 +18,14 @@ import json
 import time
 from typing import Any
 
-from wsnotify import clients, events
+from wsnotify import claims, clients, events
 from wsnotify.config import Config
 from wsnotify.errors import FORBIDDEN, RATE_LIMITED, RequestError
 from wsnotify.validation import PushRequest
 
-CONTEXT_KEY = "pushRecipients"
-# The authorizer's whole response must stay under API Gateway's 8 KB: the list gets at most this.
-MAX_CONTEXT_BYTES = 6144
-
-
-def recipients_for_context(claims: dict[str, Any], claim: str) -> str | None:
-    """The authorizer's side: the claim as a compact JSON array, or None when it is absent,
-    malformed or too large for the context (the sender may then message nobody)."""
-    value = claims.get(claim)
-    if isinstance(value, str):
-        value = value.split()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        return None
-    encoded = json.dumps(sorted(set(value)), separators=(",", ":"), ensure_ascii=False)
-    return encoded if len(encoded.encode()) <= MAX_CONTEXT_BYTES else None
+# Key of the claim's recipients in the authorizer's context (the authorizer writes it with
+# wsnotify.claims.push_recipients).
+CONTEXT_KEY = claims.PUSH_RECIPIENTS_KEY
 
 
 def _allowed_by_claim(event: Any) -> set[str]:

@@ -17,20 +17,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wsnotify import events, subscriptions
+from wsnotify import claims, events, subscriptions
+from wsnotify.claims import NAME_PATTERN, NAMESPACE_PATTERN
 from wsnotify.config import Config
 from wsnotify.errors import FORBIDDEN, INVALID_REQUEST, RequestError
 
 MAX_TOPIC_LENGTH = 128
-NAMESPACE_PATTERN = "[a-z0-9_-]{1,32}"
-# Conservative on purpose: safe in a URL path segment, a log line and a DynamoDB key, with no
-# character that needs escaping anywhere (no "/", so a topic is one path segment; no ":").
-NAME_PATTERN = "[A-Za-z0-9_.@=-]+"
 _TOPIC = re.compile(rf"(?:(?P<namespace>{NAMESPACE_PATTERN}):)?(?P<name>{NAME_PATTERN})")
-# A claim pattern: a topic, or a prefix of one followed by "*".
-_PATTERN = re.compile(rf"(?:{NAMESPACE_PATTERN}:)?[A-Za-z0-9_.@=-]*\*?")
-# Key of the claim's patterns in the WebSocket authorizer's context (a JSON array).
-CONTEXT_KEY = "topicPatterns"
+# Key of the claim's patterns in the authorizers' context (a JSON array; wsnotify.claims).
+CONTEXT_KEY = claims.TOPIC_PATTERNS_KEY
+# The patterns of a token claim, or None when absent or malformed.
+parse_claim = claims.topic_patterns
 DEFAULT_HISTORY_TTL_SECONDS = 604_800
 DEFAULT_CLAIM = "topics"
 
@@ -90,36 +87,6 @@ def resolve(cfg: Config, value: Any, field: str = "topic") -> Topic:
     if namespace not in known:
         raise RequestError(INVALID_REQUEST, f"{field}: unknown namespace {namespace!r}")
     return Topic(value, known[namespace])
-
-
-def parse_claim(value: Any) -> list[str] | None:
-    """The topic patterns of a token claim: a JSON array of strings, a space-separated string,
-    or the text API Gateway's HTTP JWT authorizer makes of an array (`[a b]`). None when the
-    claim is absent or malformed."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.startswith("[") and text.endswith("]"):
-            try:
-                value = json.loads(text)
-            except ValueError:
-                value = text[1:-1].split()
-        else:
-            value = text.split()
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        return None
-    # Entries that are neither a topic nor a prefix pattern can match nothing: dropped.
-    return sorted({v for v in value if v and _PATTERN.fullmatch(v)})
-
-
-def patterns_for_context(claims: dict[str, Any], claim: str, budget: int) -> str | None:
-    """The authorizer's side: the claim's patterns as a compact JSON array for its context,
-    or None when absent, malformed or larger than `budget` bytes (the context must stay under
-    API Gateway's 8 KB, shared with pushRecipients)."""
-    patterns = parse_claim(claims.get(claim))
-    if not patterns:
-        return None
-    encoded = json.dumps(patterns, separators=(",", ":"), ensure_ascii=False)
-    return encoded if len(encoded.encode()) <= budget else None
 
 
 def matches(patterns: list[str], topic: str) -> bool:
