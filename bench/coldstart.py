@@ -232,7 +232,7 @@ def measure(
                 frames.pop(event["requestContext"]["connectionId"], b"")
             ):
                 raise ColdStartError("poll: no history frame reached @connections")
-            return sample, floor_sample or _run(floor, envs[role])
+            return sample, _run(floor, envs[role]) if floor_sample is None else floor_sample
 
         # One discarded pair first: the OS page cache then holds the files of every sample
         # alike, as it does on a Lambda host. Then rounds over all functions, so a burst of

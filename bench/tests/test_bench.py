@@ -127,6 +127,13 @@ def test_target_lines_pass_and_fail_on_the_figures() -> None:
     assert len(failed) == 6  # speedup, bound, fan-out part, capacity, cold start, package
     assert any("fan-out part" in t for t in failed)
 
+    busy = copy.deepcopy(data)
+    busy["meta"]["rows_left_before_cold_starts"] = 12
+    (cold_line,) = [t for t in report.targets(busy) if t["target"].startswith("cold start")]
+    assert "12 disconnects still pending" in cold_line["measured"]
+    (quiet_line,) = [t for t in report.targets(data) if t["target"].startswith("cold start")]
+    assert "pending" not in quiet_line["measured"]
+
 
 def test_table_json_and_plot(tmp_path: Path) -> None:
     data = _data()

@@ -43,9 +43,10 @@ resource "aws_sqs_queue" "shards" {
 
 # The redrive policy is its own resource so both queues are created at the same time: the aws
 # provider waits about 25 s after creating a queue for its attributes to settle, and the inline
-# policy would make the shard queue (which the functions' environment names) wait for the
-# dead-letter queue first. The event source mapping waits for it: no shard is received before
-# a failing one has somewhere to go.
+# policy made the shard queue, which the functions' environment names, wait for the dead-letter
+# queue first. The functions now get the queue 25 s sooner; this resource waits its own 25 s in
+# parallel with them. The event source mapping waits for it: no shard is received before a
+# failing one has somewhere to go.
 resource "aws_sqs_queue_redrive_policy" "shards" {
   count = var.create ? 1 : 0
 

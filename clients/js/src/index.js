@@ -126,7 +126,7 @@ export class NotifyClient extends EventTarget {
   async poll(after = null, limit, topic) {
     const frame = { action: "poll", limit: limit ?? this.options.pollLimit };
     if (after) frame.after = after;
-    if (topic) frame.topic = topic;
+    if (topic !== undefined && topic !== null) frame.topic = topic; // "" is refused, not dropped
     return (await this.request(frame)).data;
   }
 

@@ -88,7 +88,7 @@ run "create_false_creates_nothing" {
   }
 
   assert {
-    condition     = length(aws_sqs_queue.shards) == 0 && length(aws_lambda_event_source_mapping.shards) == 0 && output.queue_url == null
+    condition     = length(aws_sqs_queue.shards) == 0 && length(aws_sqs_queue_redrive_policy.shards) == 0 && length(aws_lambda_event_source_mapping.shards) == 0 && output.queue_url == null
     error_message = "nothing without create"
   }
 }
