@@ -88,37 +88,30 @@ def sns() -> Any:
     )
 
 
-def lambda_() -> Any:
-    """Lambda client: push asks a consumer's client-push policy function (CLIENT_PUSH_POLICY)."""
+def _within_a_request(service: str) -> Any:
+    """A client for calls made while a request waits: short timeouts, standard retries."""
     return cached(
-        ("lambda", "", 0),
+        (service, "", 0),
         lambda: session().client(
-            "lambda",
+            service,
             config=BotoConfig(connect_timeout=3, read_timeout=10, retries={"mode": "standard"}),
         ),
     )
+
+
+def lambda_() -> Any:
+    """Lambda client: push asks a consumer's client-push policy function (CLIENT_PUSH_POLICY)."""
+    return _within_a_request("lambda")
 
 
 def scheduler() -> Any:
     """EventBridge Scheduler: push creates schedules, the schedules function manages them."""
-    return cached(
-        ("scheduler", "", 0),
-        lambda: session().client(
-            "scheduler",
-            config=BotoConfig(connect_timeout=3, read_timeout=10, retries={"mode": "standard"}),
-        ),
-    )
+    return _within_a_request("scheduler")
 
 
 def sqs() -> Any:
     """SQS client: push enqueues the shards of a fan-out job (wsnotify.jobstore)."""
-    return cached(
-        ("sqs", "", 0),
-        lambda: session().client(
-            "sqs",
-            config=BotoConfig(connect_timeout=3, read_timeout=10, retries={"mode": "standard"}),
-        ),
-    )
+    return _within_a_request("sqs")
 
 
 def management(endpoint: str, pool_size: int) -> Any:

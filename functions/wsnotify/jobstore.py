@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from wsnotify import clients
+from wsnotify import clients, store
 
 HEADER = "job"
 # The header's counters; the job document reports them under the same names.
@@ -36,7 +36,7 @@ def put_header(table: str, item: dict[str, Any]) -> bool:
             TableName=table, Item=item, ConditionExpression="attribute_not_exists(jobId)"
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if store.condition_failed(exc):
             return False
         raise
     return True
@@ -95,7 +95,7 @@ def finish_shard(
     try:
         clients.dynamodb().update_item(**kwargs)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if store.condition_failed(exc):
             return False
         raise
     return True
@@ -124,7 +124,7 @@ def cancel(table: str, job_id: str, now_ms: int) -> bool:
             ExpressionAttributeValues={":now": {"N": str(now_ms)}},
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if store.condition_failed(exc):
             return False
         raise
     return True

@@ -32,7 +32,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from wsnotify import clients, delivery, envelope, log
+from wsnotify import clients, delivery, envelope, log, store
 from wsnotify.config import Config
 from wsnotify.errors import INVALID_REQUEST, RequestError
 
@@ -155,10 +155,6 @@ def document(user_id: str, item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _condition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 def _get(table: str, user_id: str) -> dict[str, Any] | None:
     response = clients.dynamodb().get_item(
         TableName=table, Key={"userId": {"S": user_id}}, ConsistentRead=True
@@ -200,7 +196,7 @@ def _index_put(table: str, user_id: str, pair: tuple[str, str], version: int) ->
             ExpressionAttributeValues={":v": {"N": str(version)}},
         )
     except ClientError as exc:
-        if not _condition_failed(exc):
+        if not store.condition_failed(exc):
             raise
 
 
@@ -217,7 +213,7 @@ def index_delete(
             ExpressionAttributeValues={":v": {"N": str(version)}},
         )
     except ClientError as exc:
-        if _condition_failed(exc):
+        if store.condition_failed(exc):
             return False
         raise
     return True
@@ -287,7 +283,7 @@ def _write(
             TableName=table, Item=_item(user_id, profile, version), **condition
         )
     except ClientError as exc:
-        if _condition_failed(exc):
+        if store.condition_failed(exc):
             return False
         raise
     return True
@@ -309,7 +305,7 @@ def delete(config: Config, user_id: str) -> bool:
                 ExpressionAttributeValues={":old": {"N": str(old_version)}},
             )
         except ClientError as exc:
-            if _condition_failed(exc):
+            if store.condition_failed(exc):
                 continue
             raise
         pairs = _declared(config, _stored_attributes(old))

@@ -13,15 +13,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from wsnotify import clients
+from wsnotify import clients, store
 from wsnotify.errors import INVALID_REQUEST, RequestError
 
 SCHEDULED = "scheduled"
 CANCELLED = "cancelled"
-
-
-def _condition_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def put_new(table: str, item: dict[str, Any]) -> dict[str, Any] | None:
@@ -35,7 +31,7 @@ def put_new(table: str, item: dict[str, Any]) -> dict[str, Any] | None:
         )
     except ClientError as exc:
         holder = dict(exc.response).get("Item")
-        if _condition_failed(exc) and isinstance(holder, dict):
+        if store.condition_failed(exc) and isinstance(holder, dict):
             return holder
         raise
     return None
@@ -73,7 +69,7 @@ def mark_fired(table: str, schedule_id: str, part: str, scheduled_time: str) -> 
             },
         )
     except ClientError as exc:
-        if not _condition_failed(exc):
+        if not store.condition_failed(exc):
             raise
         item = get(table, schedule_id)
         if item is None or item.get("state", {}).get("S") != SCHEDULED:
@@ -96,7 +92,7 @@ def update_when(table: str, schedule_id: str, fields: dict[str, dict[str, Any]])
             ExpressionAttributeValues={**values, ":scheduled": {"S": SCHEDULED}},
         )
     except ClientError as exc:
-        if _condition_failed(exc):
+        if store.condition_failed(exc):
             return False
         raise
     return True
@@ -119,7 +115,7 @@ def cancel(table: str, schedule_id: str, now_ms: int, expires_at: int) -> bool:
             },
         )
     except ClientError as exc:
-        if _condition_failed(exc):
+        if store.condition_failed(exc):
             return False
         raise
     return True

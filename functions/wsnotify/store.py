@@ -24,7 +24,8 @@ def expiry_shard(connection_id: str) -> str:
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
-def _condition_failed(exc: ClientError) -> bool:
+def condition_failed(exc: ClientError) -> bool:
+    """A conditional write DynamoDB refused: the condition, not the request, failed."""
     return str(exc.response.get("Error", {}).get("Code")) == _CONDITION_FAILED
 
 
@@ -117,7 +118,7 @@ def delete_stale_connection(table: str, connection_id: str, connected_before_ms:
             ExpressionAttributeValues={":cutoff": {"N": str(connected_before_ms)}},
         )
     except ClientError as exc:
-        if _condition_failed(exc):
+        if condition_failed(exc):
             return False
         raise
     return True
@@ -200,7 +201,7 @@ def put_notification(
             ConditionExpression="attribute_not_exists(notificationId)",
         )
     except ClientError as exc:
-        if _condition_failed(exc):
+        if condition_failed(exc):
             return False
         raise
     return True
@@ -220,7 +221,7 @@ def claim_record(table: str, item: dict[str, Any], now_s: int) -> dict[str, Any]
         )
     except ClientError as exc:
         holder = dict(exc.response).get("Item")  # not in botocore's TypedDict
-        if _condition_failed(exc) and isinstance(holder, dict):
+        if condition_failed(exc) and isinstance(holder, dict):
             return holder
         raise
     return None

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from wsnotify import clients
+from wsnotify import clients, store
 
 SOURCES = ("backend", "self")
 
@@ -32,7 +32,7 @@ def subscribe(table: str, topic: str, user_id: str, source: str) -> bool:
             ConditionExpression="attribute_not_exists(userId)",
         )
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+        if store.condition_failed(exc):
             return False
         raise
     return True
