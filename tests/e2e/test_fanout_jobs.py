@@ -48,14 +48,17 @@ def mapping(stack: dict[str, Any]) -> tuple[Any, str]:
     return lam, stack["terraform_outputs"]["fanout_event_source_mapping_uuid"]
 
 
+def message_counts(sqs: Any, queue: str) -> tuple[int, int]:
+    """The queue's (visible, in flight) message counts."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    counts = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=names)["Attributes"]
+    return int(counts[names[0]]), int(counts[names[1]])
+
+
 def drained(sqs: Any, queue: str, timeout: float = 30) -> None:
     """Wait until the queue holds no message, visible or in flight."""
     deadline = time.monotonic() + timeout
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    while True:
-        counts = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=names)["Attributes"]
-        if not any(int(counts[name]) for name in names):
-            return
+    while (counts := message_counts(sqs, queue)) != (0, 0):
         assert time.monotonic() < deadline, f"the queue was not drained: {counts}"
         time.sleep(0.2)
 
@@ -80,13 +83,8 @@ def pause_polling(stack: dict[str, Any], lam: Any, uuid: str, **update: Any) -> 
     while True:
         sqs.send_message(QueueUrl=queue, MessageBody=probe)
         time.sleep(3.0)
-        counts = sqs.get_queue_attributes(
-            QueueUrl=queue,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        if int(counts["ApproximateNumberOfMessages"]) >= 1 and not int(
-            counts["ApproximateNumberOfMessagesNotVisible"]
-        ):
+        visible, in_flight = counts = message_counts(sqs, queue)
+        if visible >= 1 and not in_flight:
             break
         assert time.monotonic() < deadline, f"the poller did not stop: {counts}"
     while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
